@@ -1,0 +1,149 @@
+import { Command, CommanderError, Option } from "commander";
+import { DEFAULT_MODEL, DEFAULT_RESULTS_DIRECTORY } from "../config.js";
+import { GPU_CHOICES, type GpuChoice } from "../engine/llama.js";
+import { UsageError } from "../errors.js";
+import { parsePolicyNames } from "../policies/index.js";
+import { render } from "../printers/index.js";
+import { OUTPUT_FORMATS, type OutputFormat } from "../printers/table.js";
+import { RunFolder } from "../results/run-folder.js";
+import { loadPasskeyConfig } from "../tasks/passkey/config.js";
+import { FILLERS, type Filler } from "../tasks/passkey/haystack.js";
+import type { PasskeyRecord } from "../tasks/passkey/record.js";
+import { runPasskey, type PasskeyOptions } from "../tasks/passkey/run.js";
+import { passkeyTables } from "../tasks/passkey/summary.js";
+import { InkReporter } from "../ui/ink-reporter.js";
+import { LineReporter } from "../ui/progress.js";
+import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
+
+interface CommonFlags {
+  model?: string;
+  gpu: GpuChoice;
+  threads?: number;
+  results: string;
+  format: OutputFormat;
+  progress: boolean;
+}
+
+function commonOptions(command: Command): Command {
+  return command
+    .option("--model <path|uri>", "GGUF file or model URI (hf:…, https://…); default: the embedded model")
+    .addOption(new Option("--gpu <kind>", "auto, cuda, vulkan or cpu").default("auto").argParser(parseChoice("--gpu", GPU_CHOICES)))
+    .option("--threads <n>", "CPU threads (default: physical cores)", parseCount("--threads", 1))
+    .option("--results <dir>", "folder for run folders", DEFAULT_RESULTS_DIRECTORY)
+    .addOption(new Option("--format <format>", "final table format: terminal, markdown, csv or json").default("terminal").argParser(parseChoice("--format", OUTPUT_FORMATS)))
+    .option("--no-progress", "plain progress lines instead of the live view");
+}
+
+/** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
+const TASK_FLAGS = ["len", "depths", "samples", "seed", "policy", "sinks", "window", "cascades", "stride", "filler", "model"];
+
+function passkeyCommand(): Command {
+  const defaults = loadPasskeyConfig().defaults;
+  const command = new Command("passkey")
+    .description("passkey retrieval: a 5-digit key hidden in a long haystack, answered greedily under each cache policy")
+    .option("--len <lengths>", "prompt lengths in tokens, e.g. 4K,32K,1M", "4K")
+    .option("--depths <list>", "depth bins d (key drawn in [d-0.2, d])", "0.2,0.4,0.6,0.8,1.0")
+    .option("--samples <n>", "keys per length × depth", parseCount("--samples", 1), defaults.samples)
+    .option("--seed <n>", "seed of keys, depths and haystacks", parseCount("--seed", 0), 1)
+    .option("--policy <list>", "cache policies, run side by side on identical samples", "full,sink-window,cascading")
+    .option("--sinks <n>", `attention sinks (default ${defaults.sinks})`, parseCount("--sinks", 0))
+    .option("--window <n>", `tokens kept after the sinks (default: min(${defaults.window}, 2^floor(log2(len/4))))`, parseCount("--window", 1))
+    .option("--cascades <n>", "sub-caches of the cascading policy", parseCount("--cascades", 1), defaults.cascades)
+    .option("--stride <n>", `prefill chunk size (default: min(${defaults.stride}, window/2))`, parseCount("--stride", 1))
+    .addOption(new Option("--filler <kind>", "haystack: dictionary words or llama.cpp's grass sentences").default("words").argParser(parseChoice("--filler", FILLERS)))
+    .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished samples");
+  commonOptions(command).action(async (flags: CommonFlags & Record<string, unknown>) => {
+    let resume: RunFolder | undefined;
+    let options: PasskeyOptions;
+    if (typeof flags.resume === "string") {
+      const given = TASK_FLAGS.filter((flag) => command.getOptionValueSource(flag) === "cli");
+      if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop --${given.join(", --")}`);
+      resume = RunFolder.open(flags.resume, flags.results);
+      options = resume.manifest<{ options: PasskeyOptions }>().options;
+    } else {
+      options = {
+        lengths: parseLengths(String(flags.len)),
+        depths: parseDepths(String(flags.depths)),
+        samples: flags.samples as number,
+        seed: flags.seed as number,
+        policies: parsePolicyNames(String(flags.policy)),
+        sinks: flags.sinks as number | undefined,
+        window: flags.window as number | undefined,
+        stride: flags.stride as number | undefined,
+        cascades: flags.cascades as number,
+        filler: flags.filler as Filler,
+        model: flags.model ?? DEFAULT_MODEL,
+      };
+    }
+    const controller = interruptController();
+    const live = flags.progress && process.stderr.isTTY === true;
+    await runPasskey(
+      options,
+      {
+        gpu: flags.gpu,
+        threads: flags.threads,
+        resultsDirectory: flags.results,
+        format: flags.format,
+        reporter: live ? new InkReporter() : new LineReporter(),
+        signal: controller.signal,
+      },
+      resume,
+    );
+    if (controller.signal.aborted) process.exitCode = 130;
+  });
+  return command;
+}
+
+function tableCommand(): Command {
+  return new Command("table")
+    .description("rebuild the tables of saved runs, side by side")
+    .argument("<runs...>", "run folders or run ids")
+    .option("--results <dir>", "folder holding run ids", DEFAULT_RESULTS_DIRECTORY)
+    .addOption(new Option("--format <format>", "terminal, markdown, csv or json").default("terminal").argParser(parseChoice("--format", OUTPUT_FORMATS)))
+    .action((runs: string[], flags: { results: string; format: OutputFormat }) => {
+      const loaded = runs.map((run) => RunFolder.open(run, flags.results));
+      const records = loaded.map((folder) => {
+        const task = folder.manifest<{ task?: string }>().task;
+        if (task !== "passkey") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
+        return { runId: folder.id, records: folder.records<PasskeyRecord>() };
+      });
+      process.stdout.write(render(passkeyTables(records), flags.format));
+    });
+}
+
+/** First Ctrl-C or SIGTERM: finish writing and stop after the current chunk; second Ctrl-C: leave at once. */
+function interruptController(): AbortController {
+  const controller = new AbortController();
+  const stop = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write("\nstopping after the current chunk (Ctrl-C again to quit at once; finished samples are saved)\n");
+    controller.abort();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  return controller;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("cascade-eval")
+    .description("KV-cache policies (full, sink-window, cascading) on very long inputs, through llama.cpp")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.split("\n")[0] + "\n") });
+  program.addCommand(passkeyCommand().exitOverride());
+  program.addCommand(tableCommand().exitOverride());
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`cascade-eval: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,146 @@
+import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
+import { UsageError } from "../errors.js";
+import type { CachePolicy } from "../policies/policy.js";
+import { openLlama, physicalCoreCount, type GpuChoice } from "./llama.js";
+import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
+import { ContextShiftError, PolicyStream } from "./stream.js";
+
+export interface EngineOptions {
+  /** A GGUF path or a model URI node-llama-cpp resolves (`hf:…`, URLs). */
+  model: string;
+  gpu?: GpuChoice;
+  /** CPU threads; default: physical cores. */
+  threads?: number;
+  /** Where downloaded models go; default: node-llama-cpp's models folder. */
+  modelsDirectory?: string;
+}
+
+export interface HardwareInfo {
+  gpu: string | false;
+  threads: number;
+  llamaCppRelease: string;
+}
+
+export interface StreamRequest {
+  policy: CachePolicy;
+  stride: number;
+  /** Tokens the stream will see in all (prompt and generation); sizes the full cache. */
+  totalTokens: number;
+}
+
+/** Contexts kept for reuse: a run alternates between a few cache sizes, and allocating a KV cache is slow. */
+const CONTEXTS_KEPT = 2;
+
+/** The only code that talks to node-llama-cpp: loads the model and hands out policy-driven token streams. */
+export class Engine {
+  private readonly contexts = new Map<number, LlamaContext>();
+
+  private constructor(
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    readonly modelInfo: ModelInfo,
+    readonly hardware: HardwareInfo,
+  ) {}
+
+  static async open(options: EngineOptions): Promise<Engine> {
+    const path = await resolveModelPath(options.model, options.modelsDirectory);
+    const llama = await openLlama(options.gpu ?? "auto");
+    const model = await loadModel(llama, path);
+    const info = describeModel(options.model, path, await modelSha256(path), model);
+    const hardware = { gpu: llama.gpu, threads: options.threads ?? physicalCoreCount(), llamaCppRelease: llama.llamaCppRelease.release };
+    return new Engine(llama, model, info, hardware);
+  }
+
+  tokenize(text: string, specialTokens = false): number[] {
+    return this.model.tokenize(text, specialTokens);
+  }
+
+  detokenize(tokens: readonly number[]): string {
+    return this.model.detokenize(tokens as readonly Token[]);
+  }
+
+  get bosToken(): Token | null {
+    return this.model.tokens.bos;
+  }
+
+  /** The model's native object, for prompt builders that need its chat template (read-only use). */
+  get llamaModel(): LlamaModel {
+    return this.model;
+  }
+
+  /** Context cells a stream needs: the cache after a chunk, one chunk, and the one cell node-llama-cpp keeps free. */
+  static contextSizeFor(request: StreamRequest): number {
+    const { policy, stride, totalTokens } = request;
+    return Number.isFinite(policy.capacity) ? policy.capacity + stride + 1 : totalTokens + 1;
+  }
+
+  /** Checks a request against the model before any work starts, with the message a user can act on. */
+  validate(request: StreamRequest): void {
+    const { policy } = request;
+    const { sinks, window, name } = policy.config;
+    if (Number.isFinite(policy.capacity)) {
+      const needed = sinks + window + request.stride;
+      if (needed > this.modelInfo.trainContextSize)
+        throw new UsageError(
+          `model context ${this.modelInfo.trainContextSize} is too short for ${name}: --sinks ${sinks} + --window ${window} + --stride ${request.stride} = ${needed}`,
+        );
+      if (sinks === 0)
+        throw new UsageError(`--sinks 0 is not supported: removing the first cached token makes node-llama-cpp re-evaluate the whole cache`);
+    }
+  }
+
+  async openStream(request: StreamRequest): Promise<PolicyStream> {
+    this.validate(request);
+    const context = await this.contextOfSize(Engine.contextSizeFor(request), request.stride);
+    const sequence = context.getSequence({
+      contextShift: {
+        strategy: () => {
+          throw new ContextShiftError("node-llama-cpp tried to shift the context during a policy run");
+        },
+      },
+    });
+    return new PolicyStream(sequence, this.model, request.policy, request.stride);
+  }
+
+  /** Gives a stream's sequence back so its context can serve the next stream. */
+  async closeStream(stream: PolicyStream): Promise<void> {
+    await stream.dispose();
+  }
+
+  private async contextOfSize(size: number, stride: number): Promise<LlamaContext> {
+    const existing = this.contexts.get(size);
+    if (existing) {
+      this.contexts.delete(size);
+      this.contexts.set(size, existing);
+      return existing;
+    }
+    while (this.contexts.size >= CONTEXTS_KEPT) {
+      const [oldestSize, oldest] = this.contexts.entries().next().value as [number, LlamaContext];
+      this.contexts.delete(oldestSize);
+      await oldest.dispose();
+    }
+    try {
+      const context = await this.model.createContext({
+        contextSize: size,
+        sequences: 1,
+        threads: this.hardware.threads,
+        batchSize: Math.min(stride, this.hardware.gpu ? 4096 : 512),
+        swaFullCache: true,
+        // llama.cpp's CPU flash-attention path measured 4× slower here; on a GPU it is the fast one.
+        flashAttention: this.hardware.gpu !== false,
+      });
+      this.contexts.set(size, context);
+      return context;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      throw new UsageError(`cannot create a context of ${size} tokens: ${reason}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const context of this.contexts.values()) await context.dispose();
+    this.contexts.clear();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+}

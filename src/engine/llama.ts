@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
+
+export type GpuChoice = "auto" | "cuda" | "vulkan" | "cpu";
+export const GPU_CHOICES: readonly GpuChoice[] = ["auto", "cuda", "vulkan", "cpu"];
+
+/**
+ * Physical cores, not hardware threads: llama.cpp's CPU kernels gain nothing from SMT siblings, and
+ * oversubscribing a small machine made evaluation 15× slower here.
+ */
+export function physicalCoreCount(): number {
+  try {
+    const cores = new Set<string>();
+    let physicalId = "0";
+    for (const line of readFileSync("/proc/cpuinfo", "utf8").split("\n")) {
+      const [key, value] = line.split(":").map((part) => part.trim());
+      if (key === "physical id") physicalId = value ?? "0";
+      else if (key === "core id") cores.add(`${physicalId}:${value}`);
+    }
+    if (cores.size > 0) return cores.size;
+  } catch {
+    // not Linux: fall back to the logical count below
+  }
+  return availableParallelism();
+}
+
+/** llama.cpp's own log lines worth showing; the rest (tokenizer notes, load chatter) is noise for users. */
+function logLlama(level: LlamaLogLevel, message: string): void {
+  if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(`[llama.cpp] ${message.trimEnd()}\n`);
+}
+
+/**
+ * Loads the llama.cpp binding: CUDA (or Vulkan) when a GPU and a matching binary are present, else the CPU.
+ * Never builds from source: that needs a toolchain and network access a user did not ask for.
+ */
+export async function openLlama(gpu: GpuChoice): Promise<Llama> {
+  return getLlama({
+    gpu: gpu === "cpu" ? false : gpu,
+    build: "never",
+    logLevel: LlamaLogLevel.warn,
+    logger: logLlama,
+    progressLogs: false,
+  });
+}

@@ -1,0 +1,62 @@
+import { LlamaText, resolveChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
+
+/** The fixed text around a long body: system instruction and user turn before it, question after it. */
+export interface PromptParts {
+  system: string;
+  /** Follows the body inside the user turn. */
+  question: string;
+  /** Starts the answer, so that the first generated tokens are the answer itself. */
+  answerPrefix: string;
+}
+
+/** Tokens before and after the body; the body's own tokens go between them unchanged. */
+export interface PromptFrame {
+  prefix: Token[];
+  suffix: Token[];
+  /** The chat wrapper used, or "plain" for a model without a chat template. */
+  format: string;
+}
+
+const BODY_MARKER = "\u0001BODY\u0001";
+
+/** Tokens of text that continues a sequence (no tokenizer-added leading space, no BOS). */
+export function tokenizeContinuation(model: LlamaModel, text: string): Token[] {
+  return model.tokenize(text, false, "trimLeadingSpace");
+}
+
+/**
+ * Frames a body with the model's chat template when its GGUF has one (node-llama-cpp picks the matching
+ * wrapper), otherwise with plain text: BOS, system instruction, body, question and answer prefix.
+ */
+export function framePrompt(model: LlamaModel, parts: PromptParts): PromptFrame {
+  if (typeof model.fileInfo.metadata.tokenizer?.chat_template !== "string") {
+    const bos = model.tokens.bos === null ? [] : [model.tokens.bos];
+    return {
+      prefix: [...bos, ...model.tokenize(`${parts.system}\n\n`)],
+      suffix: tokenizeContinuation(model, `\n\n${parts.question} ${parts.answerPrefix}`),
+      format: "plain",
+    };
+  }
+  const wrapper = resolveChatWrapper(model);
+  const { contextText } = wrapper.generateContextState({
+    chatHistory: [
+      { type: "system", text: parts.system },
+      { type: "user", text: `${BODY_MARKER}\n\n${parts.question}` },
+      { type: "model", response: [parts.answerPrefix] },
+    ],
+  });
+  const [before, after] = splitAtMarker(contextText);
+  return {
+    prefix: before.tokenize(model.tokenizer),
+    suffix: after.tokenize(model.tokenizer, "trimLeadingSpace"),
+    format: wrapper.wrapperName,
+  };
+}
+
+function splitAtMarker(text: LlamaText): [LlamaText, LlamaText] {
+  const values = text.values;
+  const index = values.findIndex((value) => typeof value === "string" && value.includes(BODY_MARKER));
+  if (index < 0) throw new Error("the chat template dropped the user message");
+  const [head, tail] = (values[index] as string).split(BODY_MARKER) as [string, string];
+  return [LlamaText([...values.slice(0, index), head]), LlamaText([tail, ...values.slice(index + 1)])];
+}

@@ -1,0 +1,158 @@
+import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { CachePolicy } from "../policies/policy.js";
+
+/** Where the time of a stream went, in milliseconds. */
+export interface StreamTimings {
+  /** Model evaluation of the chunks (llama.cpp decode plus reading the requested logits). */
+  evaluateMs: number;
+  /** The policy's decision after each chunk. */
+  policyMs: number;
+  /** Applying the decision to the KV cache (`eraseContextTokenRanges`: removal and key re-rotation). */
+  eraseMs: number;
+}
+
+export interface StreamCounters {
+  /** Tokens evaluated so far (prompt and generated). */
+  tokensSeen: number;
+  /** Tokens removed from the cache so far. */
+  evicted: number;
+  chunks: number;
+}
+
+export interface FeedOptions {
+  /** Compute log p(token[i+1] | …) for every fed token but the last. */
+  logProbabilities?: boolean;
+  /** Called after each chunk with the number of tokens of this feed done so far. */
+  onChunk?: (done: number, total: number) => void;
+}
+
+export interface FeedResult {
+  /** `logProbabilities[i]` is log p(tokens[i+1]); empty unless asked for. */
+  logProbabilities: Float64Array;
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  /** Stop after a token whose text contains one of these strings (the token is kept). */
+  stopStrings?: readonly string[];
+}
+
+/** Raised when node-llama-cpp would evict on its own: that would silently change what the policy measures. */
+export class ContextShiftError extends Error {
+  override readonly name = "ContextShiftError";
+}
+
+/**
+ * One token stream through a bounded cache: chunks of `stride` tokens are evaluated, then the policy decides
+ * which tokens leave and the engine removes them in one `eraseContextTokenRanges` call, which also compacts
+ * the positions of the kept tokens (PROTOCOLS §1). Generation is the same with chunks of one token.
+ */
+export class PolicyStream {
+  readonly timings: StreamTimings = { evaluateMs: 0, policyMs: 0, eraseMs: 0 };
+  readonly counters: StreamCounters = { tokensSeen: 0, evicted: 0, chunks: 0 };
+  /** Greedy choice for the token after the last one fed; null before any feed. */
+  private nextToken: Token | null = null;
+
+  constructor(
+    private readonly sequence: LlamaContextSequence,
+    private readonly model: LlamaModel,
+    readonly policy: CachePolicy,
+    readonly stride: number,
+  ) {}
+
+  /** Tokens the KV cache holds now. */
+  get cachedTokens(): number {
+    return this.sequence.nextTokenIndex;
+  }
+
+  async dispose(): Promise<void> {
+    await this.sequence.dispose();
+  }
+
+  async feed(tokens: readonly number[], options: FeedOptions = {}): Promise<FeedResult> {
+    const logProbabilities = new Float64Array(options.logProbabilities ? Math.max(0, tokens.length - 1) : 0);
+    for (let start = 0; start < tokens.length; start += this.stride) {
+      const end = Math.min(tokens.length, start + this.stride);
+      const input: ControlledEvaluateInputItem[] = [];
+      for (let index = start; index < end; index++) {
+        const token = tokens[index]! as Token;
+        if (index === tokens.length - 1) input.push([token, { generateNext: { token: true } }]);
+        else if (options.logProbabilities)
+          input.push([token, { generateNext: { logits: { filter: { tokens: [tokens[index + 1]! as Token], includeMax: true } }, totalLogitWeight: true } }]);
+        else input.push(token);
+      }
+      const outputs = await this.evaluateChunk(input);
+      if (options.logProbabilities) {
+        for (let index = start; index < end && index < tokens.length - 1; index++) {
+          const next = outputs[index - start]?.next;
+          logProbabilities[index] = logProbabilityOf(tokens[index + 1]! as Token, next?.logits, next?.totalLogitWeight);
+        }
+      }
+      if (end === tokens.length) this.nextToken = outputs[end - 1 - start]?.next.token ?? null;
+      await this.applyPolicy(end - start);
+      options.onChunk?.(end, tokens.length);
+    }
+    return { logProbabilities };
+  }
+
+  /** Greedy decoding under the policy, continuing from the last fed token. Returns the generated tokens. */
+  async generate(options: GenerateOptions): Promise<number[]> {
+    const generated: Token[] = [];
+    while (generated.length < options.maxTokens && this.nextToken !== null && !this.model.isEogToken(this.nextToken)) {
+      const token = this.nextToken;
+      generated.push(token);
+      const text = this.model.detokenize([token]);
+      if (options.stopStrings?.some((stop) => text.includes(stop))) break;
+      if (generated.length === options.maxTokens) break;
+      const [output] = await this.evaluateChunk([[token, { generateNext: { token: true } }]]);
+      this.nextToken = output?.next.token ?? null;
+      await this.applyPolicy(1);
+    }
+    return generated;
+  }
+
+  private async evaluateChunk(input: ControlledEvaluateInputItem[]) {
+    const free = this.sequence.contextSize - 1 - this.sequence.nextTokenIndex;
+    if (input.length > free)
+      throw new ContextShiftError(`chunk of ${input.length} tokens does not fit the ${free} free cells of the context; node-llama-cpp would shift the context`);
+    const started = performance.now();
+    const outputs = await this.sequence.controlledEvaluate(input);
+    this.timings.evaluateMs += performance.now() - started;
+    this.counters.tokensSeen += input.length;
+    this.counters.chunks += 1;
+    return outputs;
+  }
+
+  private async applyPolicy(appended: number): Promise<void> {
+    const decided = performance.now();
+    const evict = this.policy.update(appended);
+    const erasing = performance.now();
+    this.timings.policyMs += erasing - decided;
+    if (evict.length === 0) return;
+    const expected = this.sequence.nextTokenIndex - evict.length;
+    await this.sequence.eraseContextTokenRanges(toRanges(evict));
+    this.timings.eraseMs += performance.now() - erasing;
+    this.counters.evicted += evict.length;
+    if (this.sequence.nextTokenIndex !== expected)
+      throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction, expected ${expected}`);
+  }
+}
+
+/** Ascending positions → the fewest half-open ranges covering them. */
+export function toRanges(positions: readonly number[]): { start: number; end: number }[] {
+  const ranges: { start: number; end: number }[] = [];
+  for (const position of positions) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.end === position) last.end += 1;
+    else ranges.push({ start: position, end: position + 1 });
+  }
+  return ranges;
+}
+
+/** log softmax of one token from its logit, the max logit and Σ exp(logit − max): no full-vocabulary map. */
+function logProbabilityOf(token: Token, logits: Map<Token, number> | undefined, totalWeight: number | undefined): number {
+  const logit = logits?.get(token);
+  if (logit === undefined || totalWeight === undefined || !logits) return Number.NaN;
+  const maxLogit = logits.values().next().value as number;
+  return logit - maxLogit - Math.log(totalWeight);
+}

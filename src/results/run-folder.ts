@@ -1,0 +1,76 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { UsageError } from "../errors.js";
+import { appendJsonLine, parseJsonLines, writeFileAtomic } from "../util/files.js";
+
+export const MANIFEST_FILE = "run.json";
+export const SAMPLES_FILE = "samples.jsonl";
+
+/**
+ * One run's folder under `results/`: `run.json` (what was asked, written once), `samples.jsonl` (one record
+ * per finished sample, appended as soon as it finishes) and the summaries rebuilt from those records.
+ */
+export class RunFolder {
+  private constructor(readonly path: string) {}
+
+  get id(): string {
+    return this.path.split("/").pop()!;
+  }
+
+  static create(resultsDirectory: string, runId: string, manifest: unknown): RunFolder {
+    const path = resolve(resultsDirectory, runId);
+    if (existsSync(path)) throw new UsageError(`run folder already exists: ${path} (use --resume ${runId} to continue it)`);
+    writeFileAtomic(join(path, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    return new RunFolder(path);
+  }
+
+  /** A run given as a folder path or as an id under the results folder. */
+  static open(run: string, resultsDirectory: string): RunFolder {
+    const candidates = [resolve(run), resolve(resultsDirectory, run)];
+    const path = candidates.find((candidate) => existsSync(join(candidate, MANIFEST_FILE)) && statSync(candidate).isDirectory());
+    if (!path) throw new UsageError(`no run found at '${run}' (expected a folder with ${MANIFEST_FILE}, or a run id under ${resultsDirectory})`);
+    return new RunFolder(path);
+  }
+
+  manifest<T>(): T {
+    const file = join(this.path, MANIFEST_FILE);
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as T;
+    } catch {
+      throw new UsageError(`${file} is not valid JSON`);
+    }
+  }
+
+  records<T>(): T[] {
+    const file = join(this.path, SAMPLES_FILE);
+    if (!existsSync(file)) return [];
+    try {
+      return parseJsonLines<T>(readFileSync(file, "utf8"), file);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+
+  /** Drops a last line cut short by an interruption, so that appending starts on a fresh line. */
+  trimTornTail(): void {
+    const file = join(this.path, SAMPLES_FILE);
+    if (!existsSync(file)) return;
+    const text = readFileSync(file, "utf8");
+    if (text === "" || text.endsWith("\n")) return;
+    writeFileAtomic(file, text.slice(0, text.lastIndexOf("\n") + 1));
+  }
+
+  append(record: unknown): void {
+    appendJsonLine(join(this.path, SAMPLES_FILE), record);
+  }
+
+  write(name: string, content: string): void {
+    writeFileAtomic(join(this.path, name), content);
+  }
+}
+
+/** `passkey-20261123-143005`: sortable, readable, unique enough for one user's results folder. */
+export function newRunId(task: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${task}-${stamp}`;
+}

@@ -1,0 +1,199 @@
+import { Engine } from "../../engine/engine.js";
+import type { GpuChoice } from "../../engine/llama.js";
+import { UsageError } from "../../errors.js";
+import { createPolicy } from "../../policies/index.js";
+import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
+import { render } from "../../printers/index.js";
+import type { OutputFormat, Table } from "../../printers/table.js";
+import { newRunId, RunFolder } from "../../results/run-folder.js";
+import type { ProgressReporter } from "../../ui/progress.js";
+import { loadPasskeyConfig, type PasskeyConfig } from "./config.js";
+import { HaystackBuilder, scoreAnswer, type Filler, type PasskeySample } from "./haystack.js";
+import { unitKey, type PasskeyRecord } from "./record.js";
+import { passkeyTables } from "./summary.js";
+import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
+import { loadDictionaryWords } from "./words.js";
+
+/** What a passkey run is asked to do; stored in `run.json` so that `--resume` repeats it exactly. */
+export interface PasskeyOptions {
+  lengths: number[];
+  depths: number[];
+  samples: number;
+  seed: number;
+  policies: PolicyName[];
+  /** Unset: the paper's value, scaled down for short haystacks (see `cacheShape`). */
+  sinks?: number;
+  window?: number;
+  stride?: number;
+  cascades: number;
+  filler: Filler;
+  model: string;
+}
+
+export interface RunSettings {
+  gpu: GpuChoice;
+  threads?: number;
+  resultsDirectory: string;
+  format: OutputFormat;
+  reporter: ProgressReporter;
+  /** Set when the user interrupts; checked between chunks. */
+  signal: AbortSignal;
+}
+
+interface Unit {
+  length: number;
+  depthBin: number;
+  index: number;
+  policy: PolicyConfig;
+  stride: number;
+}
+
+/**
+ * The cache shape for one haystack length. Defaults follow the paper's passkey setting (64 sinks, a 32,768-token
+ * window, stride 4,096) and shrink for short haystacks: window = largest power of two ≤ length/4, stride = window/2,
+ * so that `--len 4K` still evicts.
+ */
+export function cacheShape(length: number, options: PasskeyOptions, config: PasskeyConfig) {
+  const window = options.window ?? Math.min(config.defaults.window, 2 ** Math.floor(Math.log2(Math.max(1, length / 4))));
+  const stride = options.stride ?? Math.max(1, Math.min(config.defaults.stride, window / 2));
+  const sinks = options.sinks ?? config.defaults.sinks;
+  return { sinks, window, stride };
+}
+
+/** All units of a run in order, validated before any model is loaded. */
+export function planUnits(options: PasskeyOptions, config: PasskeyConfig): Unit[] {
+  const units: Unit[] = [];
+  for (const length of options.lengths) {
+    const { sinks, window, stride } = cacheShape(length, options, config);
+    const policies = options.policies.map((name) => {
+      const policy: PolicyConfig = { name, sinks, window, cascades: options.cascades };
+      const capacity = createPolicy(policy).capacity;
+      if (Number.isFinite(capacity) && length <= capacity)
+        throw new UsageError(`haystack of ${length} tokens is shorter than the ${name} cache (--sinks ${sinks} + --window ${window} = ${capacity}): nothing would be evicted`);
+      return policy;
+    });
+    for (const depthBin of options.depths)
+      for (let index = 0; index < options.samples; index++) for (const policy of policies) units.push({ length, depthBin, index, policy, stride });
+  }
+  return units;
+}
+
+export async function runPasskey(options: PasskeyOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
+  const config = loadPasskeyConfig();
+  const units = planUnits(options, config);
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
+  try {
+    const folder =
+      resume ??
+      RunFolder.create(settings.resultsDirectory, newRunId("passkey"), {
+        task: "passkey",
+        createdAt: new Date().toISOString(),
+        options,
+        model: engine.modelInfo,
+        hardware: engine.hardware,
+      });
+    folder.trimTornTail();
+    const records = folder.records<PasskeyRecord>();
+    const done = new Set(records.map((record) => unitKey(record.sampleId, record.policy.name)));
+    const pending = units.filter((unit) => !done.has(unitKey(`${unit.length}-${unit.depthBin}-${unit.index}`, unit.policy.name)));
+    for (const unit of pending) engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens });
+
+    const frame = framePrompt(engine.llamaModel, { system: config.system, question: config.question, answerPrefix: config.answerPrefix });
+    const builder = new HaystackBuilder(
+      config,
+      { prefix: frame.prefix, suffix: frame.suffix, continuation: (text) => tokenizeContinuation(engine.llamaModel, text) },
+      options.filler === "words" ? loadDictionaryWords(config.wordTiers) : [],
+    );
+    const tables = (): Table[] => passkeyTables([{ runId: folder.id, records }]);
+    settings.reporter.start({
+      title: `passkey · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · prompt format ${frame.format} · run ${folder.id}`,
+      totalUnits: units.length,
+      doneUnits: units.length - pending.length,
+      totalTokens: pending.reduce((sum, unit) => sum + unit.length, 0),
+      tables,
+    });
+
+    let sample: PasskeySample | undefined;
+    for (const unit of pending) {
+      if (settings.signal.aborted) break;
+      const sampleId = `${unit.length}-${unit.depthBin}-${unit.index}`;
+      if (sample?.id !== sampleId)
+        sample = builder.build({ length: unit.length, depthBin: unit.depthBin, index: unit.index, seed: options.seed, filler: options.filler });
+      const record = await runUnit(engine, unit, sample, options, config, folder.id, settings);
+      if (!record) break;
+      folder.append(record);
+      records.push(record);
+      settings.reporter.unitDone(record);
+    }
+    settings.reporter.stop();
+    const summary = tables();
+    folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
+    folder.write("summary.csv", render(summary, "csv"));
+    process.stdout.write(render(summary, settings.format));
+    const interrupted = records.length < units.length;
+    process.stderr.write(`${interrupted ? "interrupted: " : ""}${records.length} of ${units.length} samples in ${folder.path}\n`);
+    if (interrupted) process.stderr.write(`continue with: cascade-eval passkey --resume ${folder.path}\n`);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Streams one sample through one policy and generates the answer; undefined when interrupted. */
+async function runUnit(
+  engine: Engine,
+  unit: Unit,
+  sample: PasskeySample,
+  options: PasskeyOptions,
+  config: PasskeyConfig,
+  runId: string,
+  settings: RunSettings,
+): Promise<PasskeyRecord | undefined> {
+  const policy = createPolicy(unit.policy);
+  const stream = await engine.openStream({ policy, stride: unit.stride, totalTokens: sample.tokens.length + config.maxNewTokens });
+  try {
+    const started = performance.now();
+    const aborted = Symbol("aborted");
+    try {
+      await stream.feed(sample.tokens, {
+        onChunk: (done) => {
+          settings.reporter.progress({ unitTokensDone: done, current: `${sample.id} · ${unit.policy.name}` });
+          if (settings.signal.aborted) throw aborted;
+        },
+      });
+    } catch (error) {
+      if (error === aborted) return undefined;
+      throw error;
+    }
+    const prefillMs = performance.now() - started;
+    const answerTokens = await stream.generate({ maxTokens: config.maxNewTokens });
+    const generateMs = performance.now() - started - prefillMs;
+    const answer = engine.detokenize(answerTokens);
+    const { sinks, window, cascades } = unit.policy;
+    return {
+      task: "passkey",
+      runId,
+      sampleId: sample.id,
+      length: unit.length,
+      depthBin: unit.depthBin,
+      index: unit.index,
+      seed: options.seed,
+      filler: options.filler,
+      policy: { name: unit.policy.name, sinks, window, cascades, stride: unit.stride, scores: false },
+      model: { source: engine.modelInfo.source, path: engine.modelInfo.path, sha256: engine.modelInfo.sha256, name: engine.modelInfo.name },
+      promptTokens: sample.tokens.length,
+      keyPosition: sample.keyPosition,
+      depth: sample.depth,
+      key: sample.key,
+      answer,
+      score: scoreAnswer(answer, sample.key),
+      cachedTokens: stream.cachedTokens,
+      evictedTokens: stream.counters.evicted,
+      timings: { prefillMs, generateMs, ...stream.timings },
+      prefillTokensPerSecond: sample.tokens.length / (prefillMs / 1000),
+      hardware: { gpu: engine.hardware.gpu, threads: engine.hardware.threads },
+      finishedAt: new Date().toISOString(),
+    };
+  } finally {
+    await engine.closeStream(stream);
+  }
+}

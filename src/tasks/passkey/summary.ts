@@ -1,0 +1,55 @@
+import { formatLength } from "../../cli/parse.js";
+import { POLICY_NAMES } from "../../policies/policy.js";
+import type { Cell, Table } from "../../printers/table.js";
+import { describePolicy, type PasskeyRecord } from "./record.js";
+
+interface RunRecords {
+  runId: string;
+  records: readonly PasskeyRecord[];
+}
+
+const mean = (values: readonly number[]): number | null => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
+const percent = (value: number | null): number | null => (value === null ? null : 100 * value);
+const sortedUnique = (values: readonly number[]) => [...new Set(values)].sort((a, b) => a - b);
+
+/**
+ * Passkey accuracy (%) per policy: rows are lengths, columns depth bins and their average. With several runs,
+ * one table per run and policy, then one overview table comparing them by length.
+ */
+export function passkeyTables(runs: readonly RunRecords[]): Table[] {
+  const tables: Table[] = [];
+  const overview: Cell[][] = [];
+  const allLengths = sortedUnique(runs.flatMap((run) => run.records.map((record) => record.length)));
+  for (const run of runs) {
+    const depths = sortedUnique(run.records.map((record) => record.depthBin));
+    for (const name of POLICY_NAMES) {
+      const records = run.records.filter((record) => record.policy.name === name);
+      if (records.length === 0) continue;
+      const lengths = sortedUnique(records.map((record) => record.length));
+      const rows = lengths.map((length) => {
+        const atLength = records.filter((record) => record.length === length);
+        const cells = depths.map((depth) => percent(mean(atLength.filter((r) => r.depthBin === depth).map((r) => r.score))));
+        return [formatLength(length), describePolicy(atLength[0]!.policy), ...cells, percent(mean(atLength.map((r) => r.score))), atLength.length];
+      });
+      const prefix = runs.length > 1 ? `${run.runId}: ` : "";
+      tables.push({
+        title: `${prefix}passkey accuracy (%) — ${name}`,
+        head: ["length", "cache", ...depths.map((depth) => `d≤${depth}`), "avg", "n"],
+        rows,
+      });
+      overview.push([
+        ...(runs.length > 1 ? [run.runId] : []),
+        name,
+        ...allLengths.map((length) => percent(mean(records.filter((r) => r.length === length).map((r) => r.score)))),
+        percent(mean(records.map((r) => r.score))),
+      ]);
+    }
+  }
+  if (runs.length > 1 || overview.length > 1)
+    tables.push({
+      title: "passkey accuracy (%) by length",
+      head: [...(runs.length > 1 ? ["run"] : []), "policy", ...allLengths.map(formatLength), "avg"],
+      rows: overview,
+    });
+  return tables;
+}

@@ -1,0 +1,27 @@
+/** Shared fixtures of the GGUF tests (not a test file itself). */
+
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { LLAMA_SPM_VOCAB, extractFromLlamaCppBundle } from "../../src/gguf/tokenizer.js";
+
+/** The repository root (this file runs as dist/test/gguf/helpers.js). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+/** A fresh temporary folder; remove it with `rm(dir, { recursive: true })`. */
+export function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "cascade-eval-gguf-test-"));
+}
+
+/** llama.cpp's Llama SentencePiece vocabulary, extracted from node-llama-cpp's bundle into `dir`. */
+export async function extractSpmVocab(dir: string): Promise<string> {
+  const path = join(dir, "ggml-vocab-llama-spm.gguf");
+  await extractFromLlamaCppBundle(LLAMA_SPM_VOCAB, path);
+  return path;
+}
+
+export async function removeDir(dir: string | undefined): Promise<void> {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { getLlama } from "node-llama-cpp";
+
+import { getKv, readGgufHeader, readTensorBytes } from "../../src/gguf/reader.js";
+import { TINY_LLAMA_DEFAULT, sha256File, writeTinyLlama, type TinyLlamaConfig } from "../../src/gguf/tiny-model.js";
+import { GgmlType, GgufValueType } from "../../src/gguf/types.js";
+import { REPO_ROOT, extractSpmVocab, removeDir, tempDir } from "./helpers.js";
+
+/** A smaller variant of the default model, quick to write and load. */
+const SMALL: TinyLlamaConfig = {
+  ...TINY_LLAMA_DEFAULT,
+  nLayer: 1,
+  nEmbd: 32,
+  nHead: 2,
+  nHeadKv: 1,
+  nFf: 64,
+  contextLength: 512,
+};
+
+let dir: string;
+let vocab: string;
+before(async () => {
+  dir = await tempDir();
+  vocab = await extractSpmVocab(dir);
+});
+after(() => removeDir(dir));
+
+test("the same seed gives the same bytes; another seed other weights", async () => {
+  const a = join(dir, "a.gguf");
+  const b = join(dir, "b.gguf");
+  const c = join(dir, "c.gguf");
+  await writeTinyLlama(a, vocab, SMALL);
+  await writeTinyLlama(b, vocab, SMALL);
+  await writeTinyLlama(c, vocab, { ...SMALL, seed: SMALL.seed + 1 });
+  const [ba, bb, bc] = await Promise.all([readFile(a), readFile(b), readFile(c)]);
+  assert.ok(ba.equals(bb), "byte-identical across runs");
+  assert.equal(ba.length, bc.length);
+  assert.ok(!ba.equals(bc), "the seed changes the weights");
+});
+
+test("the small model loads in node-llama-cpp and evaluates tokens", async () => {
+  const path = join(dir, "load.gguf");
+  await writeTinyLlama(path, vocab, SMALL);
+  const llama = await getLlama({ gpu: false, build: "never" });
+  try {
+    const model = await llama.loadModel({ modelPath: path });
+    try {
+      assert.equal(model.trainContextSize, SMALL.contextLength);
+      const context = await model.createContext({ contextSize: 256, threads: 2 });
+      try {
+        const sequence = context.getSequence();
+        const tokens = model.tokenize("Hello world", true);
+        assert.deepEqual(tokens, [15043, 3186], "the Llama SPM tokenizer is in place");
+        await sequence.evaluateWithoutGeneratingNewTokens(tokens);
+        assert.equal(sequence.nextTokenIndex, tokens.length);
+        assert.equal(model.detokenize(tokens), "Hello world");
+      } finally {
+        await context.dispose();
+      }
+    } finally {
+      await model.dispose();
+    }
+  } finally {
+    await llama.dispose();
+  }
+});
+
+test("the default model has the documented shape and stays small", async () => {
+  const path = join(dir, "default.gguf");
+  const written = await writeTinyLlama(path, vocab);
+  const info = await readGgufHeader(path);
+  const u32 = (key: string): unknown => getKv(info.metadata, key)?.value;
+  assert.equal(u32("general.architecture"), "llama");
+  assert.equal(u32("general.name"), "cascade-eval tiny random (placeholder)");
+  assert.match(String(u32("general.description")), /RANDOM weights/);
+  assert.equal(u32("llama.block_count"), 2);
+  assert.equal(u32("llama.embedding_length"), 64);
+  assert.equal(u32("llama.attention.head_count"), 4);
+  assert.equal(u32("llama.attention.head_count_kv"), 2);
+  assert.equal(u32("llama.feed_forward_length"), 256);
+  assert.equal(u32("llama.context_length"), 8192);
+  assert.equal(u32("llama.rope.freq_base"), 10000);
+  assert.equal(u32("llama.attention.layer_norm_rms_epsilon"), Math.fround(1e-5));
+  assert.equal(getKv(info.metadata, "llama.rope.freq_base")?.type, GgufValueType.FLOAT32);
+  assert.ok(!info.tensors.some((t) => t.name === "output.weight"), "embeddings are tied");
+  assert.equal(info.tensors.find((t) => t.name === "token_embd.weight")?.type, GgmlType.F16);
+  assert.deepEqual(info.tensors.find((t) => t.name === "token_embd.weight")?.dims, [64, 32000]);
+  const norm = await readTensorBytes(path, info, "output_norm.weight");
+  assert.deepEqual([...new Float32Array(norm.buffer, norm.byteOffset, 64)], new Array(64).fill(1));
+  assert.ok(written.fileSize < 6_000_000, `${written.fileSize} bytes`);
+
+  // the committed model is exactly what the documented command produces
+  const committed = join(REPO_ROOT, "models", "tiny-random-llama.gguf");
+  if (existsSync(committed)) {
+    assert.equal((await stat(committed)).size, written.fileSize);
+    assert.equal(await sha256File(committed), await sha256File(path), "models/tiny-random-llama.gguf is stale: regenerate it");
+  }
+});
