@@ -21,7 +21,17 @@ const BODY_MARKER = "\u0001BODY\u0001";
 
 /** Tokens of text that continues a sequence (no tokenizer-added leading space, no BOS). */
 export function tokenizeContinuation(model: LlamaModel, text: string): Token[] {
-  return model.tokenize(text, false, "trimLeadingSpace");
+  return dropHiddenLeadingSpace(model, model.tokenize(text, false, "trimLeadingSpace"));
+}
+
+/**
+ * A SentencePiece tokenizer puts a lone "▁" token before text that starts with a newline ("\n\nQ?" → ▁ \n \n Q ?),
+ * and node-llama-cpp's "trimLeadingSpace" keeps it (detokenizing drops a leading space, so its check passes).
+ * Inside a sequence that token is a real space: drop it when the tokens read the same without it.
+ */
+function dropHiddenLeadingSpace(model: LlamaModel, tokens: Token[]): Token[] {
+  if (tokens.length < 2 || model.detokenize(tokens.slice(0, 1)) !== "") return tokens;
+  return model.detokenize(tokens.slice(1)) === model.detokenize(tokens) ? tokens.slice(1) : tokens;
 }
 
 /**
@@ -48,7 +58,7 @@ export function framePrompt(model: LlamaModel, parts: PromptParts): PromptFrame 
   const [before, after] = splitAtMarker(contextText);
   return {
     prefix: before.tokenize(model.tokenizer),
-    suffix: after.tokenize(model.tokenizer, "trimLeadingSpace"),
+    suffix: dropHiddenLeadingSpace(model, after.tokenize(model.tokenizer, "trimLeadingSpace")),
     format: wrapper.wrapperName,
   };
 }

@@ -65,6 +65,11 @@ export class PolicyStream {
     return this.sequence.nextTokenIndex;
   }
 
+  /** The token ids the KV cache holds now, in cache order. */
+  cachedTokenIds(): number[] {
+    return [...this.sequence.contextTokens];
+  }
+
   async dispose(): Promise<void> {
     await this.sequence.dispose();
   }
@@ -78,7 +83,9 @@ export class PolicyStream {
         const token = tokens[index]! as Token;
         if (index === tokens.length - 1) input.push([token, { generateNext: { token: true } }]);
         else if (options.logProbabilities)
-          input.push([token, { generateNext: { logits: { filter: { tokens: [tokens[index + 1]! as Token], includeMax: true } }, totalLogitWeight: true } }]);
+          // The greedy choice is the max logit; node-llama-cpp's own `includeMax` adds the max only when it
+          // is already in the filter (3.22.1), so the selected token stands in for it.
+          input.push([token, { generateNext: { logits: { filter: { tokens: [tokens[index + 1]! as Token], includeSelected: true } }, totalLogitWeight: true } }]);
         else input.push(token);
       }
       const outputs = await this.evaluateChunk(input);
@@ -153,6 +160,6 @@ export function toRanges(positions: readonly number[]): { start: number; end: nu
 function logProbabilityOf(token: Token, logits: Map<Token, number> | undefined, totalWeight: number | undefined): number {
   const logit = logits?.get(token);
   if (logit === undefined || totalWeight === undefined || !logits) return Number.NaN;
-  const maxLogit = logits.values().next().value as number;
+  const maxLogit = Math.max(...logits.values());
   return logit - maxLogit - Math.log(totalWeight);
 }

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { getLlama, type Token } from "node-llama-cpp";
+import { Engine } from "../../src/engine/engine.js";
+import { ContextShiftError, toRanges } from "../../src/engine/stream.js";
+import { createPolicy } from "../../src/policies/index.js";
+import type { CachePolicy } from "../../src/policies/policy.js";
+import { projectPath } from "../../src/util/paths.js";
+import { Rng } from "../../src/util/rng.js";
+
+const STORIES = projectPath("..", "shared", "models", "stories260K.gguf");
+let engine: Engine;
+
+before(async () => {
+  engine = await Engine.open({ model: STORIES, gpu: "cpu" });
+});
+after(async () => {
+  await engine.close();
+});
+
+const story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her dog.";
+
+test("toRanges merges adjacent positions into half-open ranges", () => {
+  assert.deepEqual(toRanges([]), []);
+  assert.deepEqual(toRanges([3, 4, 5, 9, 11, 12]), [
+    { start: 3, end: 6 },
+    { start: 9, end: 10 },
+    { start: 11, end: 13 },
+  ]);
+});
+
+test("log-probabilities from the logit filter equal node-llama-cpp's full probability map", async () => {
+  const tokens = engine.tokenize(story, true);
+  const stream = await engine.openStream({ policy: createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 }), stride: 8, totalTokens: tokens.length });
+  const { logProbabilities } = await stream.feed(tokens, { logProbabilities: true });
+  await engine.closeStream(stream);
+
+  // Independent path: a fresh context, node-llama-cpp's own softmax over the whole vocabulary.
+  const llama = await getLlama({ gpu: false, build: "never" });
+  const model = await llama.loadModel({ modelPath: STORIES });
+  const context = await model.createContext({ contextSize: 256, threads: 2, flashAttention: false });
+  const outputs = await context
+    .getSequence()
+    .controlledEvaluate(tokens.map((token) => [token as Token, { generateNext: { probabilities: true } }]));
+  assert.equal(logProbabilities.length, tokens.length - 1);
+  let total = 0;
+  for (let index = 0; index < tokens.length - 1; index++) {
+    const probability = outputs[index]!.next.probabilities!.get(tokens[index + 1] as Token)!;
+    assert.ok(Math.abs(logProbabilities[index]! - Math.log(probability)) < 1e-4, `token ${index}: ${logProbabilities[index]} vs ${Math.log(probability)}`);
+    total -= logProbabilities[index]!;
+  }
+  assert.ok(total / (tokens.length - 1) < 3, "stories260K predicts its own kind of text well");
+  await context.dispose();
+  await model.dispose();
+  await llama.dispose();
+});
+
+test("after every chunk the cache holds exactly what the policy retains, positions compacted", async () => {
+  const rng = new Rng(3);
+  const tokens = Array.from({ length: 700 }, () => rng.int(3, 511));
+  for (const config of [
+    { name: "sink-window", sinks: 4, window: 96, cascades: 1 },
+    { name: "cascading", sinks: 4, window: 96, cascades: 4 },
+  ] as const) {
+    const policy = createPolicy(config) as CachePolicy & { retained(): number[] };
+    const stream = await engine.openStream({ policy, stride: 40, totalTokens: tokens.length });
+    const seen: number[] = [];
+    await stream.feed(tokens, {
+      onChunk: (done) => {
+        seen.push(done);
+        const retained = policy.retained().map((t) => tokens[t - 1]);
+        assert.equal(stream.cachedTokens, retained.length, `${config.name} after ${done} tokens`);
+        assert.deepEqual(stream.cachedTokenIds(), retained, `${config.name} cache content after ${done} tokens`);
+      },
+    });
+    assert.equal(seen.length, Math.ceil(700 / 40));
+    assert.equal(stream.cachedTokens, 100);
+    assert.equal(stream.counters.evicted, 600);
+    await engine.closeStream(stream);
+  }
+});
+
+test("greedy generation runs under the policy: one token per chunk, the cache stays bounded", async () => {
+  const tokens = engine.tokenize(story.repeat(6), true);
+  const policy = createPolicy({ name: "sink-window", sinks: 4, window: 64, cascades: 1 });
+  const stream = await engine.openStream({ policy, stride: 32, totalTokens: tokens.length + 20 });
+  await stream.feed(tokens);
+  const evictedBefore = stream.counters.evicted;
+  const generated = await stream.generate({ maxTokens: 20 });
+  assert.equal(generated.length, 20);
+  assert.equal(stream.cachedTokens, 68);
+  assert.equal(stream.counters.evicted - evictedBefore, 19, "each generated token but the last is evaluated and then evicts one");
+  await engine.closeStream(stream);
+});
+
+test("a chunk that would make node-llama-cpp shift the context fails loudly instead", async () => {
+  const policy = createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 });
+  const stream = await engine.openStream({ policy, stride: 64, totalTokens: 100 });
+  const tokens = Array.from({ length: 400 }, (_, index) => 3 + (index % 500));
+  await assert.rejects(stream.feed(tokens), ContextShiftError);
+  await engine.closeStream(stream);
+});
+
+test("requests the model cannot serve are refused before any work, with the flags named", () => {
+  assert.throws(
+    () => engine.validate({ policy: createPolicy({ name: "sink-window", sinks: 64, window: 2048, cascades: 1 }), stride: 512, totalTokens: 9000 }),
+    /model context 2048 is too short for sink-window: --sinks 64 \+ --window 2048 \+ --stride 512 = 2624/,
+  );
+  assert.throws(
+    () => engine.validate({ policy: createPolicy({ name: "sink-window", sinks: 0, window: 64, cascades: 1 }), stride: 16, totalTokens: 200 }),
+    /--sinks 0 is not supported/,
+  );
+});
