@@ -59,10 +59,6 @@ export class Engine {
     return this.model.detokenize(tokens as readonly Token[]);
   }
 
-  get bosToken(): Token | null {
-    return this.model.tokens.bos;
-  }
-
   /** The model's native object, for prompt builders that need its chat template (read-only use). */
   get llamaModel(): LlamaModel {
     return this.model;
@@ -74,19 +70,24 @@ export class Engine {
     return Number.isFinite(policy.capacity) ? policy.capacity + stride + 1 : totalTokens + 1;
   }
 
-  /** Checks a request against the model before any work starts, with the message a user can act on. */
-  validate(request: StreamRequest): void {
+  /**
+   * Checks a request against the model before any work starts, with the message a user can act on. Returns a
+   * warning when the full cache outgrows the trained context: allowed, as the paper's baseline, but worth saying.
+   */
+  validate(request: StreamRequest): string | undefined {
     const { policy } = request;
     const { sinks, window, name } = policy.config;
-    if (Number.isFinite(policy.capacity)) {
-      const needed = sinks + window + request.stride;
-      if (needed > this.modelInfo.trainContextSize)
-        throw new UsageError(
-          `model context ${this.modelInfo.trainContextSize} is too short for ${name}: --sinks ${sinks} + --window ${window} + --stride ${request.stride} = ${needed}`,
-        );
-      if (sinks === 0)
-        throw new UsageError(`--sinks 0 is not supported: removing the first cached token makes node-llama-cpp re-evaluate the whole cache`);
+    if (!Number.isFinite(policy.capacity)) {
+      const trained = this.modelInfo.trainContextSize;
+      return request.totalTokens > trained ? `full cache of ${request.totalTokens} tokens exceeds the model's trained context of ${trained}` : undefined;
     }
+    const needed = sinks + window + request.stride;
+    if (needed > this.modelInfo.trainContextSize)
+      throw new UsageError(
+        `model context ${this.modelInfo.trainContextSize} is too short for ${name}: --sinks ${sinks} + --window ${window} + --stride ${request.stride} = ${needed}`,
+      );
+    if (sinks === 0) throw new UsageError(`--sinks 0 is not supported: removing the first cached token makes node-llama-cpp re-evaluate the whole cache`);
+    return undefined;
   }
 
   async openStream(request: StreamRequest): Promise<PolicyStream> {

@@ -96,7 +96,12 @@ export async function runPasskey(options: PasskeyOptions, settings: RunSettings,
     const records = folder.records<PasskeyRecord>();
     const done = new Set(records.map((record) => unitKey(record.sampleId, record.policy.name)));
     const pending = units.filter((unit) => !done.has(unitKey(`${unit.length}-${unit.depthBin}-${unit.index}`, unit.policy.name)));
-    for (const unit of pending) engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens });
+    const warnings = new Set<string>();
+    for (const unit of pending) {
+      const warning = engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens });
+      if (warning) warnings.add(warning);
+    }
+    for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
 
     const frame = framePrompt(engine.llamaModel, { system: config.system, question: config.question, answerPrefix: config.answerPrefix });
     const builder = new HaystackBuilder(
