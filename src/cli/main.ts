@@ -59,7 +59,9 @@ function passkeyCommand(): Command {
       const given = TASK_FLAGS.filter((flag) => command.getOptionValueSource(flag) === "cli");
       if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop --${given.join(", --")}`);
       resume = RunFolder.open(flags.resume, flags.results);
-      options = resume.manifest<{ options: PasskeyOptions }>().options;
+      // The model as resolved then (an absolute path), so a resume works from any folder; its sha256 is checked.
+      const manifest = resume.manifest<{ options: PasskeyOptions; model: { path: string } }>();
+      options = { ...manifest.options, model: manifest.model.path };
     } else {
       options = {
         lengths: parseLengths(String(flags.len)),
@@ -124,14 +126,19 @@ function interruptController(): AbortController {
   return controller;
 }
 
+/** Commander's errors as one line (its suggestions folded in) and a thrown exit instead of process.exit. */
+function oneLineErrors(command: Command): Command {
+  return command.exitOverride().configureOutput({
+    outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, " ")} (see --help)\n`),
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command("cascade-eval")
-    .description("KV-cache policies (full, sink-window, cascading) on very long inputs, through llama.cpp")
-    .showHelpAfterError("(run with --help for usage)")
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.split("\n")[0] + "\n") });
-  program.addCommand(passkeyCommand().exitOverride());
-  program.addCommand(tableCommand().exitOverride());
+  const program = oneLineErrors(
+    new Command("cascade-eval").description("KV-cache policies (full, sink-window, cascading) on very long inputs, through llama.cpp"),
+  );
+  program.addCommand(oneLineErrors(passkeyCommand()));
+  program.addCommand(oneLineErrors(tableCommand()));
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,7 +1,7 @@
 import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { UsageError } from "../errors.js";
 import type { CachePolicy } from "../policies/policy.js";
-import { openLlama, physicalCoreCount, type GpuChoice } from "./llama.js";
+import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
 import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
 
@@ -134,7 +134,8 @@ export class Engine {
       return context;
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-      throw new UsageError(`cannot create a context of ${size} tokens: ${reason}`);
+      const cause = takeLlamaError();
+      throw new UsageError(`cannot create a context of ${size} tokens: ${reason}${cause ? ` (llama.cpp: ${cause})` : ""}`);
     }
   }
 

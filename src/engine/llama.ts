@@ -25,9 +25,20 @@ export function physicalCoreCount(): number {
   return availableParallelism();
 }
 
-/** llama.cpp's own log lines worth showing; the rest (tokenizer notes, load chatter) is noise for users. */
+/** llama.cpp's recent error lines: printed raw they would break the one-line errors, so they go into ours. */
+const recentErrors: string[] = [];
+
 function logLlama(level: LlamaLogLevel, message: string): void {
-  if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(`[llama.cpp] ${message.trimEnd()}\n`);
+  if (level !== LlamaLogLevel.error && level !== LlamaLogLevel.fatal) return;
+  recentErrors.push(message.trim());
+  if (recentErrors.length > 8) recentErrors.shift();
+}
+
+/** The first llama.cpp error logged since the last call (the root cause comes first), then forgets them. */
+export function takeLlamaError(): string | undefined {
+  const first = recentErrors[0];
+  recentErrors.length = 0;
+  return first;
 }
 
 /**

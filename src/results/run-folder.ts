@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { appendJsonLine, parseJsonLines, writeFileAtomic } from "../util/files.js";
@@ -17,11 +17,20 @@ export class RunFolder {
     return this.path.split("/").pop()!;
   }
 
+  /** Claims a new folder (`runId`, else `runId-2`, `-3`…: runs started in the same second do not collide). */
   static create(resultsDirectory: string, runId: string, manifest: unknown): RunFolder {
-    const path = resolve(resultsDirectory, runId);
-    if (existsSync(path)) throw new UsageError(`run folder already exists: ${path} (use --resume ${runId} to continue it)`);
-    writeFileAtomic(join(path, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    return new RunFolder(path);
+    mkdirSync(resolve(resultsDirectory), { recursive: true });
+    for (let attempt = 1; ; attempt++) {
+      const path = resolve(resultsDirectory, attempt === 1 ? runId : `${runId}-${attempt}`);
+      try {
+        mkdirSync(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EEXIST") continue;
+        throw new UsageError(`cannot create run folder ${path}: ${(error as Error).message}`);
+      }
+      writeFileAtomic(join(path, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+      return new RunFolder(path);
+    }
   }
 
   /** A run given as a folder path or as an id under the results folder. */

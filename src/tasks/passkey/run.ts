@@ -83,6 +83,23 @@ export async function runPasskey(options: PasskeyOptions, settings: RunSettings,
   const units = planUnits(options, config);
   const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
   try {
+    // Everything the model can refuse is checked before a run folder exists.
+    const warnings = new Set<string>();
+    for (const unit of units) {
+      const warning = engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens });
+      if (warning) warnings.add(warning);
+    }
+    const frame = framePrompt(engine.llamaModel, { system: config.system, question: config.question, answerPrefix: config.answerPrefix });
+    const builder = new HaystackBuilder(
+      config,
+      { prefix: frame.prefix, suffix: frame.suffix, continuation: (text) => tokenizeContinuation(engine.llamaModel, text) },
+      options.filler === "words" ? loadDictionaryWords(config.wordTiers) : [],
+    );
+    builder.build({ length: Math.min(...options.lengths), depthBin: options.depths[0]!, index: 0, seed: options.seed, filler: options.filler });
+    const recorded = resume?.manifest<{ model: { sha256: string } }>().model.sha256;
+    if (recorded !== undefined && recorded !== engine.modelInfo.sha256)
+      throw new UsageError(`${engine.modelInfo.path} is not the model this run started with (sha256 ${recorded.slice(0, 12)}…)`);
+    for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
     const folder =
       resume ??
       RunFolder.create(settings.resultsDirectory, newRunId("passkey"), {
@@ -96,19 +113,7 @@ export async function runPasskey(options: PasskeyOptions, settings: RunSettings,
     const records = folder.records<PasskeyRecord>();
     const done = new Set(records.map((record) => unitKey(record.sampleId, record.policy.name)));
     const pending = units.filter((unit) => !done.has(unitKey(`${unit.length}-${unit.depthBin}-${unit.index}`, unit.policy.name)));
-    const warnings = new Set<string>();
-    for (const unit of pending) {
-      const warning = engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens });
-      if (warning) warnings.add(warning);
-    }
-    for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
 
-    const frame = framePrompt(engine.llamaModel, { system: config.system, question: config.question, answerPrefix: config.answerPrefix });
-    const builder = new HaystackBuilder(
-      config,
-      { prefix: frame.prefix, suffix: frame.suffix, continuation: (text) => tokenizeContinuation(engine.llamaModel, text) },
-      options.filler === "words" ? loadDictionaryWords(config.wordTiers) : [],
-    );
     const tables = (): Table[] => passkeyTables([{ runId: folder.id, records }]);
     settings.reporter.start({
       title: `passkey · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · prompt format ${frame.format} · run ${folder.id}`,
