@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { resolveModelFile, type Llama, type LlamaModel } from "node-llama-cpp";
 import { UsageError } from "../errors.js";
+import { takeLlamaError } from "./llama.js";
 import { writeFileAtomic } from "../util/files.js";
 
 /** What every result records about the model that produced it. */
@@ -21,18 +22,60 @@ export interface ModelInfo {
 }
 
 const URI_PATTERN = /^(hf:|https?:\/\/)/i;
+const cacheRoot = () => process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
 
-/** Resolves a path or a node-llama-cpp model URI (`hf:…`, URLs) to a local GGUF file, downloading if needed. */
-export async function resolveModelPath(source: string, directory?: string): Promise<string> {
+/** Where downloaded models go unless the caller says: `CASCADE_EVAL_MODELS`, else the user's cache folder. */
+export function defaultModelsDirectory(): string {
+  return process.env.CASCADE_EVAL_MODELS ?? join(cacheRoot(), "cascade-eval", "models");
+}
+
+/** How long the reachability check before a download waits for the server. */
+const REACH_TIMEOUT_MS = 20_000;
+
+/**
+ * Resolves a path or a node-llama-cpp model URI (`hf:…`, URLs) to a local GGUF file, downloading if needed.
+ * A model downloaded before is used without the network. Before a download the server is checked once with a
+ * short timeout: node-llama-cpp's downloader retries network errors for about 12 minutes before it gives up.
+ */
+export async function resolveModelPath(source: string, directory = defaultModelsDirectory()): Promise<string> {
   if (!URI_PATTERN.test(source)) {
     if (!existsSync(source)) throw new UsageError(`model file not found: ${source}`);
     if (!statSync(source).isFile()) throw new UsageError(`model path is not a file: ${source}`);
     return realpathSync(source);
   }
+  const isUrl = /^https?:\/\//i.test(source);
+  // A plain URL is saved under its last path segment; naming it ourselves lets us find it again offline.
+  const fileName = isUrl ? decodeURIComponent(new URL(source).pathname.split("/").pop() || "model.gguf") : undefined;
+  if (fileName && existsSync(join(directory, fileName))) return join(directory, fileName);
+  if (!isUrl) {
+    try {
+      return await resolveModelFile(source, { directory, download: false });
+    } catch {
+      // not downloaded yet
+    }
+  }
+  await assertReachable(isUrl ? new URL(source).origin : huggingFaceEndpoint(), source);
   try {
-    return await resolveModelFile(source, { directory, download: "auto", cli: process.stderr.isTTY === true });
+    return await resolveModelFile(source, { directory, fileName, download: "auto", cli: process.stderr.isTTY === true });
   } catch (error) {
     throw new UsageError(`cannot get model ${source}: ${firstLine(error)}`);
+  }
+}
+
+/** The hub node-llama-cpp downloads `hf:` URIs from (it reads the same variables). */
+function huggingFaceEndpoint(): string {
+  for (const value of [process.env.MODEL_ENDPOINT, process.env.HF_ENDPOINT])
+    if (value && /^https?:\/\//i.test(value)) return new URL(value).origin;
+  return "https://huggingface.co";
+}
+
+/** Any HTTP answer will do (even 404): only a network failure means the download cannot work. */
+async function assertReachable(origin: string, source: string): Promise<void> {
+  try {
+    await fetch(origin, { method: "HEAD", signal: AbortSignal.timeout(REACH_TIMEOUT_MS) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? firstLine(error);
+    throw new UsageError(`cannot get model ${source}: ${origin} is unreachable (${cause}); check the network, or pass a local file with --model`);
   }
 }
 
@@ -54,11 +97,11 @@ interface HashCacheEntry {
   sha256: string;
 }
 
-const hashCachePath = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cascade-eval", "sha256.json");
 
 /** sha256 of a model file; remembered by path, size and mtime because multi-GB files take seconds to hash. */
 export async function modelSha256(path: string): Promise<string> {
   const { size, mtimeMs } = statSync(path);
+  const hashCachePath = join(cacheRoot(), "cascade-eval", "sha256.json");
   let cache: Record<string, HashCacheEntry> = {};
   try {
     cache = JSON.parse(readFileSync(hashCachePath, "utf8")) as Record<string, HashCacheEntry>;
@@ -80,10 +123,12 @@ export async function modelSha256(path: string): Promise<string> {
 
 export async function loadModel(llama: Llama, path: string): Promise<LlamaModel> {
   assertGgufFile(path);
+  takeLlamaError();
   try {
     return await llama.loadModel({ modelPath: path });
   } catch (error) {
-    throw new UsageError(`cannot load model ${path}: ${firstLine(error)}`);
+    const cause = takeLlamaError();
+    throw new UsageError(`cannot load model ${path}: ${firstLine(error)}${cause ? ` (llama.cpp: ${cause})` : ""}`);
   }
 }
 
