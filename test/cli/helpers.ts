@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,8 @@ export const BIN = join(ROOT, "bin", "cascade-eval.js");
 
 /** The real tiny model, given as the user would type it from the repository root. */
 export const STORIES = "../shared/models/stories260K.gguf";
-export const STORIES_PATH = resolve(ROOT, STORIES);
+/** Where records say it is: its real path (`../shared` may be a symbolic link). */
+export const STORIES_PATH = realpathSync(resolve(ROOT, STORIES));
 /** The embedded default model (random weights). */
 export const TINY_PATH = join(ROOT, "models", "tiny-random-llama.gguf");
 
