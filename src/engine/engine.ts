@@ -55,6 +55,12 @@ export class Engine {
     return this.model.tokenize(text, specialTokens);
   }
 
+  /** Tokens of a whole document as the model reads it from its start: BOS (when the model has one), then the text. */
+  tokenizeDocument(text: string): number[] {
+    const bos = this.model.tokens.bos;
+    return bos === null ? this.tokenize(text) : [bos, ...this.tokenize(text)];
+  }
+
   detokenize(tokens: readonly number[]): string {
     return this.model.detokenize(tokens as readonly Token[]);
   }

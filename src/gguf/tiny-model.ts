@@ -1,29 +1,27 @@
 /**
- * The embedded default model: a tiny Llama-architecture GGUF with random weights and a real tokenizer, generated
- * deterministically so that the project runs offline with no downloaded model. It cannot retrieve or answer
- * anything; it only lets the pipeline run end to end.
- *
- * Regenerate it (after `npm install` and `npx tsc -p .`):
+ * Small Llama-architecture GGUF models with a real tokenizer: random weights, generated deterministically (test
+ * fixtures of any shape; they cannot retrieve or answer anything), or trained weights handed in by the probe
+ * model's export (tools/probe-model/).
  *
  *     node dist/src/gguf/tiny-model.js [--vocab <gguf with a tokenizer>] [--out <path>] [--seed <n>]
  *
  * Without `--vocab`, llama.cpp's `models/ggml-vocab-llama-spm.gguf` (the Llama SentencePiece 32k vocabulary) is
- * extracted from node-llama-cpp's llama.cpp source bundle. The default output is `models/tiny-random-llama.gguf`.
- * The same seed and vocabulary give the same bytes on every run.
+ * extracted from node-llama-cpp's llama.cpp source bundle. The default output is `tiny-random-llama.gguf` in the
+ * current folder. The same seed and vocabulary give the same bytes on every run.
  */
 
 import { createHash } from "node:crypto";
 import { createReadStream, realpathSync } from "node:fs";
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 import { Xoshiro128 } from "./prng.js";
 import { LLAMA_SPM_VOCAB, extractFromLlamaCppBundle, readTokenizerMetadata } from "./tokenizer.js";
 import { GgmlType, GgufValueType, gguf, kv, type GgufKv } from "./types.js";
-import { writeGguf, type GgufTensorSpec, type GgufWriteResult } from "./writer.js";
+import { writeGguf, type GgufTensorData, type GgufTensorSpec, type GgufWriteResult } from "./writer.js";
 
 /** Shape and generation settings of a random-weight Llama model. */
 export interface TinyLlamaConfig {
@@ -42,14 +40,14 @@ export interface TinyLlamaConfig {
   /** Standard deviation of the (approximately) normal weights. */
   std: number;
   /** Type of token_embd.weight (also the output projection: embeddings are tied, there is no output.weight). */
-  embedType: GgmlType.F16 | GgmlType.F32;
+  embedType: GgmlType.F16 | GgmlType.F32 | GgmlType.Q8_0;
   /** Type of the other matrices; norms are always F32 ones. */
   weightType: GgmlType.F16 | GgmlType.F32;
 }
 
 export const DEFAULT_SEED = 20240917;
 
-/** The default embedded model. */
+/** The default random model (once the embedded default, before the trained probe model replaced it). */
 export const TINY_LLAMA_DEFAULT: TinyLlamaConfig = {
   name: "cascade-eval tiny random (placeholder)",
   description:
@@ -89,10 +87,14 @@ function ones(out: Float32Array): void {
   out.fill(1);
 }
 
-/** Metadata and tensors of a random Llama model with the given tokenizer KVs (`tokenizer.*`). */
+/**
+ * Metadata and tensors of a Llama model with the given tokenizer KVs (`tokenizer.*`): random weights, or the
+ * data `weights` gives for each tensor name (a trained model's export).
+ */
 export function buildTinyLlama(
   config: TinyLlamaConfig,
   tokenizer: readonly GgufKv[],
+  weights?: (name: string) => GgufTensorData,
 ): { metadata: GgufKv[]; tensors: GgufTensorSpec[] } {
   const c = config;
   const tokens = tokenizer.find((m) => m.key === "tokenizer.ggml.tokens")?.value;
@@ -124,10 +126,10 @@ export function buildTinyLlama(
 
   const tensors: GgufTensorSpec[] = [];
   const matrix = (name: string, cols: number, rows: number, type: GgmlType): void => {
-    tensors.push({ name, dims: [cols, rows], type, data: { fill: randomNormal(c.seed, name, c.std) } });
+    tensors.push({ name, dims: [cols, rows], type, data: weights?.(name) ?? { fill: randomNormal(c.seed, name, c.std) } });
   };
   const norm = (name: string): void => {
-    tensors.push({ name, dims: [c.nEmbd], type: GgmlType.F32, data: { fill: ones } });
+    tensors.push({ name, dims: [c.nEmbd], type: GgmlType.F32, data: weights?.(name) ?? { fill: ones } });
   };
 
   // dims are GGUF order [ne0 = input features, ne1 = output features]
@@ -148,14 +150,15 @@ export function buildTinyLlama(
   return { metadata, tensors };
 }
 
-/** Writes a random Llama model whose tokenizer is copied from the GGUF file `vocabPath`. */
+/** Writes a Llama model (random weights unless `weights` gives them) with the tokenizer of the GGUF file `vocabPath`. */
 export async function writeTinyLlama(
   outPath: string,
   vocabPath: string,
   config: TinyLlamaConfig = TINY_LLAMA_DEFAULT,
+  weights?: (name: string) => GgufTensorData,
 ): Promise<GgufWriteResult> {
   const tokenizer = await readTokenizerMetadata(vocabPath);
-  const { metadata, tensors } = buildTinyLlama(config, tokenizer);
+  const { metadata, tensors } = buildTinyLlama(config, tokenizer, weights);
   return writeGguf(outPath, metadata, tensors);
 }
 
@@ -180,18 +183,9 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** The repository root (this file is dist/src/gguf/tiny-model.js or src/gguf/tiny-model.ts). */
-function repoRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const up = resolve(here, "..", "..");
-  return basename(up) === "dist" ? dirname(up) : up;
-}
-
-export const DEFAULT_MODEL_PATH = (): string => join(repoRoot(), "models", "tiny-random-llama.gguf");
-
 const USAGE = `usage: node dist/src/gguf/tiny-model.js [--vocab <gguf>] [--out <path>] [--seed <n>]
 
-Writes the tiny random-weight Llama placeholder model (default: models/tiny-random-llama.gguf).
+Writes a tiny random-weight Llama model (default: tiny-random-llama.gguf in the current folder).
   --vocab  GGUF file whose tokenizer.* metadata is copied (default: llama.cpp's
            models/ggml-vocab-llama-spm.gguf, extracted from node-llama-cpp's source bundle; needs git)
   --out    output path
@@ -227,7 +221,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     }
     config.seed = seed;
   }
-  const out = resolve(values.out ?? DEFAULT_MODEL_PATH());
+  const out = resolve(values.out ?? "tiny-random-llama.gguf");
   await mkdir(dirname(out), { recursive: true });
   const started = performance.now();
   const result =

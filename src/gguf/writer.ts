@@ -66,8 +66,33 @@ export interface TensorEncoder {
 
 const littleEndian = endianness() === "LE";
 
+/** ggml's Q8_0 block size: 32 values share one F16 scale. */
+const QK8_0 = 32;
+
+/**
+ * Q8_0 as llama.cpp's reference quantizer writes it (quantize_row_q8_0_ref): per block of 32, scale
+ * d = max|x| / 127 stored as F16, then round(x / d) to int8 with halves away from zero, in float32 arithmetic.
+ */
+function encodeQ8_0(src: Float32Array, dst: Uint8Array): void {
+  const view = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+  for (let block = 0; block * QK8_0 < src.length; block++) {
+    const values = src.subarray(block * QK8_0, (block + 1) * QK8_0);
+    let amax = 0;
+    for (const value of values) amax = Math.max(amax, Math.abs(value));
+    const d = Math.fround(amax / 127);
+    const inverse = d === 0 ? 0 : Math.fround(1 / d);
+    const at = block * (2 + QK8_0);
+    view.setUint16(at, f32ToF16Bits(d), true);
+    for (let j = 0; j < QK8_0; j++) {
+      const scaled = Math.fround(values[j]! * inverse);
+      view.setInt8(at + 2 + j, Math.sign(scaled) * Math.round(Math.abs(scaled)));
+    }
+  }
+}
+
 /** Encoders for the types that can be written from element values. Add quantized types here. */
 export const TENSOR_ENCODERS: Partial<Record<GgmlType, TensorEncoder>> = {
+  [GgmlType.Q8_0]: { encode: encodeQ8_0 },
   [GgmlType.F32]: {
     encode(src, dst) {
       if (littleEndian) {

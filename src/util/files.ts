@@ -2,12 +2,12 @@ import { closeSync, fsyncSync, openSync, renameSync, writeSync, appendFileSync, 
 import { dirname, basename, join } from "node:path";
 
 /** Writes a whole file so that readers see the old or the new content, never a torn one (temp + fsync + rename). */
-export function writeFileAtomic(path: string, content: string): void {
+export function writeFileAtomic(path: string, content: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(temp, "w");
   try {
-    writeSync(fd, content);
+    writeSync(fd, typeof content === "string" ? Buffer.from(content) : content);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { DEFAULT_MODEL_PATH, TINY_LLAMA_DEFAULT, buildTinyLlama, type TinyLlamaConfig } from "../../src/gguf/tiny-model.js";
+import { DEFAULT_MODEL } from "../../src/config.js";
+import { TINY_LLAMA_DEFAULT, buildTinyLlama, type TinyLlamaConfig } from "../../src/gguf/tiny-model.js";
 import { readTokenizerMetadata } from "../../src/gguf/tokenizer.js";
 import type { GgufKv } from "../../src/gguf/types.js";
 import { writeGguf } from "../../src/gguf/writer.js";
@@ -27,7 +28,7 @@ export const SMALL: TinyLlamaConfig = {
 };
 
 /** The embedded default model; its `tokenizer.*` KVs serve as the vocabulary of generated models. */
-export const DEFAULT_MODEL = DEFAULT_MODEL_PATH();
+export { DEFAULT_MODEL };
 
 export function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "cascade-eval-engine-io-"));

@@ -2,13 +2,9 @@
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { LLAMA_SPM_VOCAB, extractFromLlamaCppBundle } from "../../src/gguf/tokenizer.js";
-
-/** The repository root (this file runs as dist/test/gguf/helpers.js). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 /** A fresh temporary folder; remove it with `rm(dir, { recursive: true })`. */
 export function tempDir(): Promise<string> {

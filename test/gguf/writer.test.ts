@@ -8,7 +8,7 @@ import { f16BitsToF32, f32ToF16Bits, roundToF16 } from "../../src/gguf/f16.js";
 import { Xoshiro128 } from "../../src/gguf/prng.js";
 import { parseGgufHeader, readGgufHeader, readTensorBytes } from "../../src/gguf/reader.js";
 import { GGUF_MAGIC, GgmlType, GgufValueType, gguf, kv, type GgufKv } from "../../src/gguf/types.js";
-import { layoutGguf, writeGguf, type GgufTensorSpec } from "../../src/gguf/writer.js";
+import { TENSOR_ENCODERS, layoutGguf, writeGguf, type GgufTensorSpec } from "../../src/gguf/writer.js";
 import { removeDir, tempDir } from "./helpers.js";
 
 let dir: string;
@@ -198,7 +198,7 @@ test("rejects invalid values and tensors without leaving files behind", async ()
   await assert.rejects(writeGguf(path, [], t({ values: [1, 2, 3] })), /3 values, expected 4/);
   await assert.rejects(writeGguf(path, [], t({ bytes: new Uint8Array(15) })), /15 bytes, expected 16/);
   await assert.rejects(writeGguf(path, [], t({ bytes: new Uint8Array(34) }, GgmlType.Q8_0, [33])), /multiple of the block size/);
-  await assert.rejects(writeGguf(path, [], t({ values: new Float32Array(32) }, GgmlType.Q8_0, [32])), /no encoder/);
+  await assert.rejects(writeGguf(path, [], t({ values: new Float32Array(32) }, GgmlType.Q4_0, [32])), /no encoder/);
   await assert.rejects(
     writeGguf(path, [], t({ fill: () => { throw new Error("generator failed"); } })),
     /generator failed/,
@@ -247,6 +247,23 @@ test("f16: every half round-trips and ties round to even", () => {
   assert.equal(f32ToF16Bits(-0), 0x8000);
   assert.equal(f32ToF16Bits(2 ** -25), 0, "half the smallest subnormal ties to zero");
   assert.equal(f32ToF16Bits(2 ** -25 * 1.5), 1);
+});
+
+test("q8_0: one F16 scale max|x|/127 per 32 values, int8 rounded half away from zero", () => {
+  const blocks = new Float32Array(96);
+  blocks.set([127, -63.5, 0.5, -0.5, 1.5, 126.5, -127], 0); // scale 1: the values themselves, halves away from 0
+  // block 2 stays zero: scale 0, every quant 0
+  blocks.set([254, 3, -1, -2.9, 0.2], 64); // scale 2
+  const bytes = new Uint8Array(3 * 34);
+  TENSOR_ENCODERS[GgmlType.Q8_0]!.encode(blocks, bytes);
+  const view = new DataView(bytes.buffer);
+  const block = (index: number) => ({
+    scale: f16BitsToF32(view.getUint16(index * 34, true)),
+    quants: Array.from(new Int8Array(bytes.buffer, index * 34 + 2, 32)),
+  });
+  assert.deepEqual(block(0), { scale: 1, quants: [127, -64, 1, -1, 2, 127, -127, ...new Array(25).fill(0)] });
+  assert.deepEqual(block(1), { scale: 0, quants: new Array(32).fill(0) });
+  assert.deepEqual(block(2), { scale: 2, quants: [127, 2, -1, -1, 0, ...new Array(27).fill(0)] });
 });
 
 test("the PRNG is deterministic and roughly normal", () => {
