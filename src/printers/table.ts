@@ -12,9 +12,12 @@ export interface Table {
 export const OUTPUT_FORMATS = ["terminal", "markdown", "csv", "json"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-/** Numbers with one decimal, missing cells as "–". */
+/** Numbers rounded to one decimal, shown without it when it is 0 (10.999 is "11"); missing cells as "–". */
 export function formatCell(cell: Cell): string {
   if (cell === null) return "–";
-  if (typeof cell === "number") return Number.isInteger(cell) ? String(cell) : cell.toFixed(1);
+  if (typeof cell === "number") {
+    const rounded = Math.round(cell * 10) / 10;
+    return Number.isInteger(rounded) ? String(rounded) : rounded.toFixed(1);
+  }
   return cell;
 }

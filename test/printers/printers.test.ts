@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { render } from "../../src/printers/index.js";
-import type { Table } from "../../src/printers/table.js";
+import { formatCell, type Table } from "../../src/printers/table.js";
 
 const tables: Table[] = [
   { title: "accuracy — full", head: ["length", "cache", "d≤0.5", "avg"], rows: [["4K", "full cache", 100, 87.5], ["32K", "a|b", null, 12.25]], notes: ["a note"] },
@@ -38,4 +38,11 @@ test("JSON rows are keyed by column name", () => {
   assert.equal(parsed.length, 2);
   assert.deepEqual(parsed[0]!.rows[1], { length: "32K", cache: "a|b", "d≤0.5": null, avg: 12.25 });
   assert.deepEqual(parsed[0]!.notes, ["a note"]);
+});
+
+test("table cells round to one decimal and drop a decimal that rounds to 0", () => {
+  assert.deepEqual(
+    [100, 35, 39.75, 39.8, 10.999999999999998, 11.04, 0.05, null, "4K"].map(formatCell),
+    ["100", "35", "39.8", "39.8", "11", "11", "0.1", "–", "4K"],
+  );
 });
