@@ -6,7 +6,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cli, explain, QUIET, removeTemporaryFolders, runFolders, STORIES, tempFolder, TINY_PATH, type CliResult } from "./helpers.js";
+import { cli, explain, QUIET, removeTemporaryFolders, runFolders, STORIES, tempFolder, DEFAULT_MODEL_PATH, type CliResult } from "./helpers.js";
 
 after(removeTemporaryFolders);
 
@@ -33,7 +33,7 @@ writeFileSync(garbageModel, Buffer.concat([Buffer.from("GGUF\x03\x00\x00\x00", "
 
 /** The embedded model cut after 4 KB: a valid header whose metadata runs past the end of the file. */
 const truncatedModel = join(fixtures, "truncated-4k.gguf");
-writeFileSync(truncatedModel, readFileSync(TINY_PATH).subarray(0, 4096));
+writeFileSync(truncatedModel, readFileSync(DEFAULT_MODEL_PATH).subarray(0, 4096));
 
 /** A run folder to point --resume at (only its run.json matters for the flag check). */
 const resultsWithRun = tempFolder();

@@ -22,8 +22,8 @@ export const BIN = join(ROOT, "bin", "cascade-eval.js");
 export const STORIES = "../shared/models/stories260K.gguf";
 /** Where records say it is: its real path (`../shared` may be a symbolic link). */
 export const STORIES_PATH = realpathSync(resolve(ROOT, STORIES));
-/** The embedded default model (random weights). */
-export const TINY_PATH = join(ROOT, "models", "tiny-random-llama.gguf");
+/** The embedded default model (the probe model). */
+export const DEFAULT_MODEL_PATH = join(ROOT, "models", "probe-llama.gguf");
 
 /**
  * Flags every model run gets: plain progress lines, and one llama.cpp thread. On this 2-core machine, shared with

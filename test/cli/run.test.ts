@@ -21,7 +21,7 @@ import {
   STORIES,
   STORIES_PATH,
   tempFolder,
-  TINY_PATH,
+  DEFAULT_MODEL_PATH,
   type CliResult,
   type PasskeyRecord,
 } from "./helpers.js";
@@ -169,8 +169,8 @@ test("the embedded default model (no --model) runs and prints a terminal table",
   const records = readRecords(folder);
   assert.equal(records.length, 1);
   const [record] = records as [PasskeyRecord];
-  assert.equal(record.model.path, TINY_PATH);
-  assert.equal(record.model.sha256, sha256File(TINY_PATH));
+  assert.equal(record.model.path, DEFAULT_MODEL_PATH);
+  assert.equal(record.model.sha256, sha256File(DEFAULT_MODEL_PATH));
   assert.equal(record.promptTokens, 2048);
   assert.equal(record.score, expectedScore(record.answer, record.key));
 });
