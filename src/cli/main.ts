@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
+import { commonOptions, interruptController, oneLineErrors, type CommonFlags } from "./common.js";
 import { DEFAULT_MODEL, DEFAULT_RESULTS_DIRECTORY } from "../config.js";
-import { GPU_CHOICES, type GpuChoice } from "../engine/llama.js";
 import { UsageError } from "../errors.js";
 import { parsePolicyNames } from "../policies/index.js";
 import { render } from "../printers/index.js";
@@ -11,28 +11,12 @@ import { FILLERS, type Filler } from "../tasks/passkey/haystack.js";
 import type { PasskeyRecord } from "../tasks/passkey/record.js";
 import { runPasskey, type PasskeyOptions } from "../tasks/passkey/run.js";
 import { passkeyTables } from "../tasks/passkey/summary.js";
+import { pg19Tables, type Pg19Record } from "../tasks/pg19/summary.js";
+import { dataCommand } from "./data.js";
+import { pg19Command } from "./pg19.js";
 import { InkReporter } from "../ui/ink-reporter.js";
 import { LineReporter } from "../ui/progress.js";
 import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
-
-interface CommonFlags {
-  model?: string;
-  gpu: GpuChoice;
-  threads?: number;
-  results: string;
-  format: OutputFormat;
-  progress: boolean;
-}
-
-function commonOptions(command: Command): Command {
-  return command
-    .option("--model <path|uri>", "GGUF file or model URI (hf:…, https://…); default: the embedded model")
-    .addOption(new Option("--gpu <kind>", "auto, cuda, vulkan or cpu").default("auto").argParser(parseChoice("--gpu", GPU_CHOICES)))
-    .option("--threads <n>", "CPU threads (default: physical cores)", parseCount("--threads", 1))
-    .option("--results <dir>", "folder for run folders", DEFAULT_RESULTS_DIRECTORY)
-    .addOption(new Option("--format <format>", "final table format: terminal, markdown, csv or json").default("terminal").argParser(parseChoice("--format", OUTPUT_FORMATS)))
-    .option("--no-progress", "plain progress lines instead of the live view");
-}
 
 /** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
 const TASK_FLAGS = ["len", "depths", "samples", "seed", "policy", "sinks", "window", "cascades", "stride", "filler", "model"];
@@ -106,31 +90,16 @@ function tableCommand(): Command {
       const loaded = runs.map((run) => RunFolder.open(run, flags.results));
       const records = loaded.map((folder) => {
         const task = folder.manifest<{ task?: string }>().task;
-        if (task !== "passkey") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
-        return { runId: folder.id, records: folder.records<PasskeyRecord>() };
+        if (task !== "passkey" && task !== "pg19") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
+        return { task, folder };
       });
-      process.stdout.write(render(passkeyTables(records), flags.format));
+      const tasks = new Set(records.map((run) => run.task));
+      if (tasks.size > 1) throw new UsageError(`runs of different tasks (${[...tasks].join(", ")}) cannot share a table`);
+      const tables = tasks.has("pg19")
+        ? pg19Tables(records.map(({ folder }) => ({ runId: folder.id, records: folder.records<Pg19Record>(), skipped: folder.manifest<{ skipped?: string[] }>().skipped })))
+        : passkeyTables(records.map(({ folder }) => ({ runId: folder.id, records: folder.records<PasskeyRecord>() })));
+      process.stdout.write(render(tables, flags.format));
     });
-}
-
-/** First Ctrl-C or SIGTERM: finish writing and stop after the current chunk; second Ctrl-C: leave at once. */
-function interruptController(): AbortController {
-  const controller = new AbortController();
-  const stop = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write("\nstopping after the current chunk (Ctrl-C again to quit at once; finished samples are saved)\n");
-    controller.abort();
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  return controller;
-}
-
-/** Commander's errors as one line (its suggestions folded in) and a thrown exit instead of process.exit. */
-function oneLineErrors(command: Command): Command {
-  return command.exitOverride().configureOutput({
-    outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, " ")} (see --help)\n`),
-  });
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -138,6 +107,8 @@ export async function main(argv: string[]): Promise<void> {
     new Command("cascade-eval").description("KV-cache policies (full, sink-window, cascading) on very long inputs, through llama.cpp"),
   );
   program.addCommand(oneLineErrors(passkeyCommand()));
+  program.addCommand(oneLineErrors(pg19Command()));
+  program.addCommand(oneLineErrors(dataCommand()));
   program.addCommand(oneLineErrors(tableCommand()));
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,95 @@
+import { Command, Option } from "commander";
+import { DEFAULT_MODEL } from "../config.js";
+import { readDocuments } from "../datasets/local.js";
+import { cachedDatasetFiles } from "../datasets/hub.js";
+import { parsePolicyNames } from "../policies/index.js";
+import { resolve } from "node:path";
+import { UsageError } from "../errors.js";
+import { RunFolder } from "../results/run-folder.js";
+import { runPg19, type Chunking, type Pg19Options } from "../tasks/pg19/run.js";
+import { InkReporter } from "../ui/ink-reporter.js";
+import { LineReporter } from "../ui/progress.js";
+import { commonOptions, interruptController, type CommonFlags } from "./common.js";
+import { parseChoice, parseCount, parseLength } from "./parse.js";
+
+const CHUNKINGS: readonly Chunking[] = ["stream", "llama-perplexity"];
+
+interface Pg19Flags extends CommonFlags {
+  data?: string;
+  datasetsDir?: string;
+  policy: string;
+  sinks: number;
+  window?: number;
+  stride: number;
+  cascades: number;
+  maxTokens?: number;
+  chunking: Chunking;
+  ctx: number;
+  curveBin: number;
+  resume?: string;
+}
+
+/** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
+const TASK_FLAGS = ["data", "policy", "sinks", "window", "stride", "cascades", "maxTokens", "chunking", "ctx", "curveBin", "model"];
+
+export function pg19Command(): Command {
+  const command = new Command("pg19")
+    .description("PG19 streaming perplexity: each book tokenized whole and streamed through each cache policy (PROTOCOLS §3)")
+    .option("--data <path>", "books: JSONL (.xz/.zst) or parquet in the PG19 schema, or a folder of .txt files (default: the hub's emozilla/pg19-test, once fetched)")
+    .option("--datasets-dir <dir>", "dataset cache (default: $CASCADE_EVAL_DATASETS or datasets/)")
+    .option("--policy <list>", "cache policies, run side by side on the same books", "full,sink-window,cascading")
+    .option("--sinks <n>", "attention sinks", parseCount("--sinks", 0), 64)
+    .option("--window <n>", "tokens kept after the sinks (default: 32768, halved until it fits the model's context)", parseCount("--window", 1))
+    .option("--stride <n>", "tokens per chunk; the policy runs after each", parseCount("--stride", 1), 1024)
+    .option("--cascades <n>", "sub-caches of the cascading policy", parseCount("--cascades", 1), 4)
+    .option("--max-tokens <n>", "cap each book at its first N tokens (e.g. 64K)", (text: string) => parseLength(text))
+    .addOption(new Option("--chunking <mode>", "stream: one persistent cache per book; llama-perplexity: fresh n_ctx chunks scored on their second half, as llama.cpp's tool").default("stream").argParser(parseChoice("--chunking", CHUNKINGS)))
+    .option("--ctx <n>", "n_ctx of --chunking llama-perplexity", (text: string) => parseLength(text), 4096)
+    .option("--curve-bin <n>", "tokens per point of the perplexity-by-position curve", parseCount("--curve-bin", 1), 1024)
+    .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished books");
+  commonOptions(command).action(async (flags: Pg19Flags) => {
+    let resume: RunFolder | undefined;
+    let options: Pg19Options;
+    if (flags.resume !== undefined) {
+      const given = TASK_FLAGS.filter((flag) => command.getOptionValueSource(flag) === "cli");
+      if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop ${given.map((flag) => `--${flag}`).join(", ")}`);
+      resume = RunFolder.open(flags.resume, flags.results);
+      const manifest = resume.manifest<{ options: Pg19Options; model: { path: string } }>();
+      options = { ...manifest.options, model: manifest.model.path };
+    } else {
+      options = {
+        source: flags.data !== undefined ? resolve(flags.data) : "pg19-test",
+        policies: parsePolicyNames(flags.policy),
+        sinks: flags.sinks,
+        window: flags.window,
+        stride: flags.stride,
+        cascades: flags.cascades,
+        maxTokens: flags.maxTokens,
+        chunking: flags.chunking,
+        ctx: flags.ctx,
+        curveBin: flags.curveBin,
+        model: flags.model ?? DEFAULT_MODEL,
+      };
+    }
+    // A source is a local path, or the id of a hub dataset read from the cache.
+    const files = options.source === "pg19-test" ? cachedDatasetFiles("pg19-test", { datasetsDir: flags.datasetsDir }) : [options.source];
+    const documents = [];
+    for (const file of files) documents.push(...(await readDocuments(file)));
+    const controller = interruptController();
+    await runPg19(
+      documents,
+      options,
+      {
+        gpu: flags.gpu,
+        threads: flags.threads,
+        resultsDirectory: flags.results,
+        format: flags.format,
+        reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),
+        signal: controller.signal,
+      },
+      resume,
+    );
+    if (controller.signal.aborted) process.exitCode = 130;
+  });
+  return command;
+}

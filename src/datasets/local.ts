@@ -1,0 +1,135 @@
+/**
+ * Documents from local files: JSONL (plain, `.xz` or `.zst`), parquet, or a folder of `.txt` files. Every task's
+ * `--data PATH` goes through here, and so do the hub datasets once downloaded.
+ */
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, extname, join } from "node:path";
+import { Readable } from "node:stream";
+import { createInterface } from "node:readline";
+import { Decompress } from "fzstd";
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import xz from "xz-decompress";
+
+import { UsageError } from "../errors.js";
+
+/** One long text and what names it. `fields` keeps the record's other values for tasks that need them. */
+export interface DocumentRecord {
+  id: string;
+  title: string;
+  text: string;
+  fields: Record<string, unknown>;
+}
+
+/** The field holding the text: PG19's `text` by default; tasks with other schemas name theirs. */
+export interface ReadOptions {
+  textField?: string;
+}
+
+const ID_FIELDS = ["book_id", "id", "_id"];
+const TITLE_FIELDS = ["short_book_title", "title", "book_title"];
+
+/** All documents of a file or folder, in file order; one-line UsageErrors for anything unreadable. */
+export async function readDocuments(path: string, options: ReadOptions = {}): Promise<DocumentRecord[]> {
+  if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder`);
+  const textField = options.textField ?? "text";
+  const documents: DocumentRecord[] = [];
+  if (statSync(path).isDirectory()) {
+    const files = readdirSync(path).filter((name) => name.endsWith(".txt")).sort();
+    if (files.length === 0) throw new UsageError(`--data ${path}: the folder has no .txt files`);
+    for (const name of files) {
+      const id = basename(name, ".txt");
+      documents.push(checked({ id, title: id, text: readFileSync(join(path, name), "utf8"), fields: {} }, `${path}/${name}`));
+    }
+    return documents;
+  }
+  const where = (index: number) => `${path}, ${isParquet(path) ? "row" : "line"} ${index + 1}`;
+  let index = 0;
+  for await (const record of isParquet(path) ? parquetRecords(path) : jsonLines(path)) {
+    documents.push(checked(toDocument(record, textField, index, where(index)), where(index)));
+    index++;
+  }
+  if (documents.length === 0) throw new UsageError(`--data ${path}: no records`);
+  return documents;
+}
+
+function isParquet(path: string): boolean {
+  return extname(path) === ".parquet";
+}
+
+function toDocument(record: unknown, textField: string, index: number, where: string): DocumentRecord {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) throw new UsageError(`${where}: not a JSON object`);
+  const fields = record as Record<string, unknown>;
+  const text = fields[textField];
+  if (typeof text !== "string") throw new UsageError(`${where}: no string field "${textField}" (fields: ${Object.keys(fields).join(", ") || "none"})`);
+  // The hub's pg19-test has no book_id column: its Gutenberg URL ends with the id.
+  const urlId = typeof fields.url === "string" ? /(\d+)\/?$/.exec(fields.url)?.[1] : undefined;
+  const id = [...ID_FIELDS.map((field) => fields[field]), urlId].find((value) => typeof value === "string" || typeof value === "number");
+  const title = TITLE_FIELDS.map((field) => fields[field]).find((value) => typeof value === "string");
+  return { id: String(id ?? index + 1), title: typeof title === "string" ? title : String(id ?? index + 1), text, fields };
+}
+
+function checked(document: DocumentRecord, where: string): DocumentRecord {
+  if (document.text.trim() === "") throw new UsageError(`${where}: document ${document.id} is empty`);
+  return document;
+}
+
+/** Lines of a JSONL file, decompressed by its extension, parsed one by one. */
+async function* jsonLines(path: string): AsyncGenerator<unknown> {
+  let lineNumber = 0;
+  try {
+    for await (const line of createInterface({ input: decompressed(path), crlfDelay: Infinity })) {
+      lineNumber++;
+      if (line.trim() === "") continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new UsageError(`${path}, line ${lineNumber}: not JSON (expected one JSON object per line)`);
+      }
+      yield value;
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+  }
+}
+
+/** The file's bytes, through an xz or zstd decoder when its name says so. */
+function decompressed(path: string): Readable {
+  const raw = createReadStream(path);
+  if (path.endsWith(".xz")) return Readable.fromWeb(new xz.XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as never);
+  if (!path.endsWith(".zst")) return raw;
+  const out = new Readable({ read() {} });
+  const decoder = new Decompress((chunk, final) => {
+    out.push(chunk);
+    if (final) out.push(null);
+  });
+  raw.on("data", (chunk) => {
+    try {
+      decoder.push(chunk as Uint8Array);
+    } catch (error) {
+      raw.destroy();
+      out.destroy(error as Error);
+    }
+  });
+  raw.on("end", () => {
+    try {
+      decoder.push(new Uint8Array(0), true);
+    } catch (error) {
+      out.destroy(error as Error);
+    }
+  });
+  raw.on("error", (error) => out.destroy(error));
+  return out;
+}
+
+async function* parquetRecords(path: string): AsyncGenerator<unknown> {
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await parquetReadObjects({ file: await asyncBufferFromFile(path), compressors });
+  } catch (error) {
+    throw new UsageError(`cannot read parquet ${path}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+  }
+  yield* rows;
+}

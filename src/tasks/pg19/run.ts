@@ -1,0 +1,202 @@
+import { Engine } from "../../engine/engine.js";
+import type { PolicyStream } from "../../engine/stream.js";
+import { UsageError } from "../../errors.js";
+import { createPolicy } from "../../policies/index.js";
+import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
+import { render } from "../../printers/index.js";
+import { newRunId, RunFolder } from "../../results/run-folder.js";
+import type { DocumentRecord } from "../../datasets/local.js";
+import type { RunSettings } from "../passkey/run.js";
+import { curveSvg, pg19Tables, sparklines, type Pg19Record } from "./summary.js";
+
+export type Chunking = "stream" | "llama-perplexity";
+
+/** What a PG19 run is asked to do; stored in `run.json`. */
+export interface Pg19Options {
+  /** Where the books came from (a path, or the hub dataset id). */
+  source: string;
+  policies: PolicyName[];
+  sinks: number;
+  /** Unset: the paper's 32,768, or the largest power of two that fits the model's trained context. */
+  window?: number;
+  stride: number;
+  cascades: number;
+  maxTokens?: number;
+  chunking: Chunking;
+  /** llama-perplexity chunking: the n_ctx of each chunk. */
+  ctx: number;
+  curveBin: number;
+  model: string;
+}
+
+const PAPER_WINDOW = 32768;
+
+interface Book {
+  document: DocumentRecord;
+  tokens: number[];
+}
+
+/** The window the run uses: as asked, else the paper's, halved until sinks + window + stride fits the model. */
+export function resolveWindow(options: Pg19Options, trainedContext: number): number {
+  if (options.window !== undefined) return options.window;
+  let window = PAPER_WINDOW;
+  while (window > 1 && options.sinks + window + options.stride > trainedContext) window /= 2;
+  return window;
+}
+
+export async function runPg19(documents: DocumentRecord[], options: Pg19Options, settings: RunSettings, resume?: RunFolder): Promise<void> {
+  if (options.chunking === "llama-perplexity" && options.policies.some((name) => name !== "full"))
+    throw new UsageError("--chunking llama-perplexity scores fresh full-cache chunks: use --policy full");
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
+  try {
+    const window = resolveWindow(options, engine.modelInfo.trainContextSize);
+    const policies: PolicyConfig[] = options.policies.map((name) => ({ name, sinks: options.sinks, window, cascades: options.cascades }));
+    const capacity = Math.max(0, ...policies.map((policy) => createPolicy(policy).capacity).filter(Number.isFinite));
+    // A book must outgrow every bounded cache (or give llama-perplexity its two chunks), or it says nothing.
+    const minimum = options.chunking === "llama-perplexity" ? 2 * options.ctx : capacity + 1;
+    const books: Book[] = [];
+    const skipped: string[] = [];
+    for (const document of documents) {
+      const tokens = engine.tokenizeDocument(document.text).slice(0, options.maxTokens);
+      if (tokens.length < minimum) skipped.push(`${document.id} (${tokens.length} tokens)`);
+      else books.push({ document, tokens });
+    }
+    if (books.length === 0) throw new UsageError(`no book has the ${minimum} tokens needed (${skipped.length} skipped: shorter than the cache)`);
+    const warnings = new Set<string>();
+    for (const policy of policies) {
+      const longest = options.chunking === "llama-perplexity" ? options.ctx : Math.max(...books.map((book) => book.tokens.length));
+      const warning = engine.validate({ policy: createPolicy(policy), stride: options.chunking === "stream" ? options.stride : options.ctx, totalTokens: longest });
+      if (warning) warnings.add(warning);
+    }
+    for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
+    if (options.window === undefined && window !== PAPER_WINDOW && policies.some((policy) => policy.name !== "full"))
+      process.stderr.write(`note: window ${window}: the paper's ${PAPER_WINDOW} does not fit the model's ${engine.modelInfo.trainContextSize}-token context\n`);
+    if (skipped.length > 0) process.stderr.write(`note: ${skipped.length} book(s) skipped, shorter than ${minimum} tokens: ${skipped.join(", ")}\n`);
+
+    const recorded = resume?.manifest<{ model: { sha256: string } }>().model.sha256;
+    if (recorded !== undefined && recorded !== engine.modelInfo.sha256)
+      throw new UsageError(`${engine.modelInfo.path} is not the model this run started with (sha256 ${recorded.slice(0, 12)}…)`);
+    const folder =
+      resume ??
+      RunFolder.create(settings.resultsDirectory, newRunId("pg19"), {
+        task: "pg19",
+        createdAt: new Date().toISOString(),
+        options: { ...options, window },
+        skipped,
+        model: engine.modelInfo,
+        hardware: engine.hardware,
+      });
+    folder.trimTornTail();
+    const records = folder.records<Pg19Record>();
+    const done = new Set(records.map((record) => `${record.bookId}|${record.policy.name}`));
+    const units = books.flatMap((book) => policies.map((policy) => ({ book, policy })));
+    const pending = units.filter((unit) => !done.has(`${unit.book.document.id}|${unit.policy.name}`));
+    const tables = () => pg19Tables([{ runId: folder.id, records, skipped }]);
+    settings.reporter.start({
+      title: `pg19 · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · ${options.chunking} · run ${folder.id}`,
+      totalUnits: units.length,
+      doneUnits: units.length - pending.length,
+      totalTokens: pending.reduce((total, unit) => total + unit.book.tokens.length, 0),
+      tables,
+    });
+    for (const { book, policy } of pending) {
+      if (settings.signal.aborted) break;
+      const record = await runBook(engine, book, policy, options, folder.id, settings);
+      if (!record) break;
+      folder.append(record);
+      records.push(record);
+      settings.reporter.unitDone({ promptTokens: record.tokens });
+    }
+    settings.reporter.stop();
+    const summary = tables();
+    const title = `PG19 perplexity by position — ${engine.modelInfo.name}, run ${folder.id}`;
+    if (records.length > 0) folder.write("curve.svg", curveSvg(records, title));
+    folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
+    folder.write("summary.csv", render(summary, "csv"));
+    process.stdout.write(render(summary, settings.format));
+    if (settings.format === "terminal") process.stdout.write(`\n${sparklines(records).join("\n")}\n`);
+    const interrupted = records.length < units.length;
+    process.stderr.write(`${interrupted ? "interrupted: " : ""}${records.length} of ${units.length} book runs in ${folder.path} (curve: curve.svg)\n`);
+    if (interrupted) process.stderr.write(`continue with: cascade-eval pg19 --resume ${folder.path}\n`);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** One book under one policy; undefined when interrupted. */
+async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options: Pg19Options, runId: string, settings: RunSettings): Promise<Pg19Record | undefined> {
+  const bins = Math.ceil(book.tokens.length / options.curveBin);
+  const curve = { bin: options.curveBin, nll: new Array<number>(bins).fill(0), count: new Array<number>(bins).fill(0) };
+  const timings = { evaluateMs: 0, policyMs: 0, eraseMs: 0 };
+  let nll = 0;
+  let predicted = 0;
+  /** Adds log p(tokens[at + 1]) for the scored positions of one feed. */
+  const score = (logProbabilities: Float64Array, offset: number, from: number) => {
+    for (let i = from; i < logProbabilities.length; i++) {
+      const bin = Math.floor((offset + i + 1) / options.curveBin);
+      curve.nll[bin]! -= logProbabilities[i]!;
+      curve.count[bin]! += 1;
+      nll -= logProbabilities[i]!;
+      predicted++;
+    }
+  };
+  const started = performance.now();
+  const aborted = Symbol("aborted");
+  const current = `${book.document.id} · ${policy.name}`;
+  const feed = async (stream: PolicyStream, tokens: number[], before: number) => {
+    const result = await stream.feed(tokens, {
+      logProbabilities: true,
+      onChunk: (done) => {
+        settings.reporter.progress({ unitTokensDone: before + done, current });
+        if (settings.signal.aborted) throw aborted;
+      },
+    });
+    for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] += stream.timings[key];
+    return result.logProbabilities;
+  };
+  try {
+    if (options.chunking === "stream") {
+      const stream = await engine.openStream({ policy: createPolicy(policy), stride: options.stride, totalTokens: book.tokens.length });
+      try {
+        score(await feed(stream, book.tokens, 0), 0, 0);
+      } finally {
+        await engine.closeStream(stream);
+      }
+    } else {
+      // As llama-perplexity: chunks of n_ctx from the book's tokens, the first token of each replaced by BOS, a
+      // fresh cache each, and only the predictions of the second half scored.
+      const bos = book.tokens[0]!;
+      for (let start = 0; start + options.ctx <= book.tokens.length; start += options.ctx) {
+        const chunk = [bos, ...book.tokens.slice(start + 1, start + options.ctx)];
+        const stream = await engine.openStream({ policy: createPolicy(policy), stride: options.ctx, totalTokens: options.ctx });
+        try {
+          score(await feed(stream, chunk, start), start, options.ctx / 2);
+        } finally {
+          await engine.closeStream(stream);
+        }
+      }
+    }
+  } catch (error) {
+    if (error === aborted) return undefined;
+    throw error;
+  }
+  const totalMs = performance.now() - started;
+  const { sinks, window, cascades } = policy;
+  return {
+    task: "pg19",
+    runId,
+    bookId: book.document.id,
+    title: book.document.title,
+    chunking: options.chunking,
+    policy: { name: policy.name, sinks, window, cascades, stride: options.chunking === "stream" ? options.stride : options.ctx, scores: false },
+    model: { source: engine.modelInfo.source, path: engine.modelInfo.path, sha256: engine.modelInfo.sha256, name: engine.modelInfo.name },
+    tokens: book.tokens.length,
+    predicted,
+    nll,
+    curve,
+    timings: { totalMs, ...timings },
+    tokensPerSecond: book.tokens.length / (totalMs / 1000),
+    hardware: { gpu: engine.hardware.gpu, threads: engine.hardware.threads },
+    finishedAt: new Date().toISOString(),
+  };
+}
