@@ -12,6 +12,8 @@ import type { PasskeyRecord } from "../tasks/passkey/record.js";
 import { runPasskey, type PasskeyOptions } from "../tasks/passkey/run.js";
 import { passkeyTables } from "../tasks/passkey/summary.js";
 import { pg19Tables, type Pg19Record } from "../tasks/pg19/summary.js";
+import { booksumTables, type BooksumRecord } from "../tasks/booksum/summary.js";
+import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
 import { pg19Command } from "./pg19.js";
 import { InkReporter } from "../ui/ink-reporter.js";
@@ -90,12 +92,14 @@ function tableCommand(): Command {
       const loaded = runs.map((run) => RunFolder.open(run, flags.results));
       const records = loaded.map((folder) => {
         const task = folder.manifest<{ task?: string }>().task;
-        if (task !== "passkey" && task !== "pg19") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
+        if (task !== "passkey" && task !== "pg19" && task !== "booksum") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
         return { task, folder };
       });
       const tasks = new Set(records.map((run) => run.task));
       if (tasks.size > 1) throw new UsageError(`runs of different tasks (${[...tasks].join(", ")}) cannot share a table`);
-      const tables = tasks.has("pg19")
+      const tables = tasks.has("booksum")
+        ? records.flatMap(({ folder }) => booksumTables(folder.id, folder.records<BooksumRecord>()))
+        : tasks.has("pg19")
         ? pg19Tables(records.map(({ folder }) => ({ runId: folder.id, records: folder.records<Pg19Record>(), skipped: folder.manifest<{ skipped?: string[] }>().skipped })))
         : passkeyTables(records.map(({ folder }) => ({ runId: folder.id, records: folder.records<PasskeyRecord>() })));
       process.stdout.write(render(tables, flags.format));
@@ -108,6 +112,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   program.addCommand(oneLineErrors(passkeyCommand()));
   program.addCommand(oneLineErrors(pg19Command()));
+  program.addCommand(oneLineErrors(booksumCommand()));
   program.addCommand(oneLineErrors(dataCommand()));
   program.addCommand(oneLineErrors(tableCommand()));
   try {

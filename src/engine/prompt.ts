@@ -3,10 +3,14 @@ import { LlamaText, resolveChatWrapper, type LlamaModel, type Token } from "node
 /** The fixed text around a long body: system instruction and user turn before it, question after it. */
 export interface PromptParts {
   system: string;
-  /** Follows the body inside the user turn. */
+  /** Precedes the body inside the user turn (an instruction such as "Summarize the following text:\n"). */
+  lead?: string;
+  /** Follows the body inside the user turn; may be empty. */
   question: string;
   /** Starts the answer, so that the first generated tokens are the answer itself. */
   answerPrefix: string;
+  /** Replaces `answerPrefix` in the plain format, where no chat turn tells a base model that an answer starts. */
+  plainAnswerPrefix?: string;
 }
 
 /** Tokens before and after the body; the body's own tokens go between them unchanged. */
@@ -41,9 +45,10 @@ function dropHiddenLeadingSpace(model: LlamaModel, tokens: Token[]): Token[] {
 export function framePrompt(model: LlamaModel, parts: PromptParts): PromptFrame {
   if (typeof model.fileInfo.metadata.tokenizer?.chat_template !== "string") {
     const bos = model.tokens.bos === null ? [] : [model.tokens.bos];
+    const answer = parts.plainAnswerPrefix ?? parts.answerPrefix;
     return {
-      prefix: [...bos, ...model.tokenize(`${parts.system}\n\n`)],
-      suffix: tokenizeContinuation(model, `\n\n${parts.question} ${parts.answerPrefix}`),
+      prefix: [...bos, ...model.tokenize(`${parts.system}\n\n${parts.lead ?? ""}`)],
+      suffix: tokenizeContinuation(model, parts.question === "" ? `\n\n${answer}` : `\n\n${parts.question} ${answer}`),
       format: "plain",
     };
   }
@@ -51,8 +56,8 @@ export function framePrompt(model: LlamaModel, parts: PromptParts): PromptFrame 
   const { contextText } = wrapper.generateContextState({
     chatHistory: [
       { type: "system", text: parts.system },
-      { type: "user", text: `${BODY_MARKER}\n\n${parts.question}` },
-      { type: "model", response: [parts.answerPrefix] },
+      { type: "user", text: `${parts.lead ?? ""}${BODY_MARKER}${parts.question === "" ? "" : `\n\n${parts.question}`}` },
+      { type: "model", response: parts.answerPrefix === "" ? [] : [parts.answerPrefix] },
     ],
   });
   const [before, after] = splitAtMarker(contextText);

@@ -1,0 +1,90 @@
+import { resolve } from "node:path";
+import { Command, Option } from "commander";
+import { DEFAULT_MODEL } from "../config.js";
+import { cachedDatasetFiles } from "../datasets/hub.js";
+import { readDocuments } from "../datasets/local.js";
+import { UsageError } from "../errors.js";
+import { parsePolicyNames } from "../policies/index.js";
+import { RunFolder } from "../results/run-folder.js";
+import { loadBooksumConfig, runBooksum, type BooksumOptions } from "../tasks/booksum/run.js";
+import { InkReporter } from "../ui/ink-reporter.js";
+import { LineReporter } from "../ui/progress.js";
+import { commonOptions, interruptController, type CommonFlags } from "./common.js";
+import { parseChoice, parseCount } from "./parse.js";
+
+interface BooksumFlags extends CommonFlags {
+  data?: string;
+  datasetsDir?: string;
+  split: BooksumOptions["split"];
+  splitSeed: number;
+  samples?: number;
+  policy: string;
+  sinks: number;
+  window?: number;
+  stride?: number;
+  cascades: number;
+  resume?: string;
+}
+
+/** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
+const TASK_FLAGS = ["data", "split", "splitSeed", "samples", "policy", "sinks", "window", "stride", "cascades", "model"];
+
+export function booksumCommand(): Command {
+  const config = loadBooksumConfig();
+  const command = new Command("booksum")
+    .description("BookSum summarization: the paper's chat prompt, greedy generation under each cache policy, ROUGE-1/2/L (PROTOCOLS §5)")
+    .option("--data <path>", `rows with "${config.bookField}" (the book) and "${config.summaryField}" (the reference): JSONL (.xz/.zst) (default: the hub's booksum, once fetched)`)
+    .option("--datasets-dir <dir>", "dataset cache (default: $CASCADE_EVAL_DATASETS or datasets/)")
+    .addOption(new Option("--split <which>", `held-out: a seeded ${100 * config.split.heldOutFraction}% of the rows; all: every row`).default("held-out").argParser(parseChoice("--split", ["held-out", "all"] as const)))
+    .option("--split-seed <n>", "seed of the held-out split", parseCount("--split-seed", 0), config.split.seed)
+    .option("--samples <n>", "only the first N rows of the split", parseCount("--samples", 1))
+    .option("--policy <list>", "cache policies, run side by side on the same books", "full,sink-window,cascading")
+    .option("--sinks <n>", "attention sinks (part of the budget)", parseCount("--sinks", 0), config.defaults.sinks)
+    .option("--window <n>", "fixed window after the sinks (default: the paper's budget 2^floor(log2(n/2)) per book, sinks included)", parseCount("--window", 1))
+    .option("--stride <n>", `prefill chunk size (default: min(${config.defaults.stride}, window/2))`, parseCount("--stride", 1))
+    .option("--cascades <n>", "sub-caches of the cascading policy (1 equals sink-window)", parseCount("--cascades", 1), config.defaults.cascades)
+    .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished books");
+  commonOptions(command).action(async (flags: BooksumFlags) => {
+    let resume: RunFolder | undefined;
+    let options: BooksumOptions;
+    if (flags.resume !== undefined) {
+      const given = TASK_FLAGS.filter((flag) => command.getOptionValueSource(flag) === "cli");
+      if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop ${given.map((flag) => `--${flag}`).join(", ")}`);
+      resume = RunFolder.open(flags.resume, flags.results);
+      const manifest = resume.manifest<{ options: BooksumOptions; model: { path: string } }>();
+      options = { ...manifest.options, model: manifest.model.path };
+    } else {
+      options = {
+        source: flags.data !== undefined ? resolve(flags.data) : "booksum",
+        split: flags.split,
+        splitSeed: flags.splitSeed,
+        samples: flags.samples,
+        policies: parsePolicyNames(flags.policy),
+        sinks: flags.sinks,
+        window: flags.window,
+        stride: flags.stride,
+        cascades: flags.cascades,
+        model: flags.model ?? DEFAULT_MODEL,
+      };
+    }
+    const files = options.source === "booksum" ? cachedDatasetFiles("booksum", { datasetsDir: flags.datasetsDir }) : [options.source];
+    const documents = [];
+    for (const file of files) documents.push(...(await readDocuments(file, { textField: config.bookField })));
+    const controller = interruptController();
+    await runBooksum(
+      documents,
+      options,
+      {
+        gpu: flags.gpu,
+        threads: flags.threads,
+        resultsDirectory: flags.results,
+        format: flags.format,
+        reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),
+        signal: controller.signal,
+      },
+      resume,
+    );
+    if (controller.signal.aborted) process.exitCode = 130;
+  });
+  return command;
+}

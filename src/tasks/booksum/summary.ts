@@ -1,0 +1,49 @@
+import { POLICY_NAMES } from "../../policies/policy.js";
+import type { Table } from "../../printers/table.js";
+import { describePolicy, type PolicyRecord } from "../passkey/record.js";
+import type { RougeScores } from "./rouge.js";
+
+/** How the cache size of a bounded policy was chosen: the paper's rule per sample, or a fixed --window. */
+export type BudgetRule = "half-pow2" | "fixed";
+
+/** One line of `samples.jsonl`: one book under one policy, with the texts its scores are recomputed from. */
+export interface BooksumRecord {
+  task: "booksum";
+  runId: string;
+  /** Row of the source file (1-based), which also identifies the sample in the held-out split. */
+  row: number;
+  policy: PolicyRecord & { budget: BudgetRule };
+  model: { source: string; path: string; sha256: string; name: string };
+  promptTokens: number;
+  /** Tokens generated before the stop (≤ maxNewTokens) and the first `scoredTokens` of them as text. */
+  generatedTokens: number;
+  summary: string;
+  reference: string;
+  rouge: RougeScores;
+  cachedTokens: number;
+  evictedTokens: number;
+  timings: { prefillMs: number; generateMs: number; evaluateMs: number; policyMs: number; eraseMs: number };
+  hardware: { gpu: string | false; threads: number };
+  finishedAt: string;
+}
+
+const mean = (values: number[]): number | null => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
+const percent = (value: number | null): number | null => (value === null ? null : Math.round(value * 10000) / 100);
+
+function describeCache(record: BooksumRecord): string {
+  const { policy } = record;
+  if (policy.name === "full" || policy.budget === "fixed") return describePolicy(policy);
+  const layout = policy.name === "cascading" ? `, ${policy.cascades} cascades${policy.scores ? "" : " (strided)"}` : "";
+  return `budget 2^⌊log2(n/2)⌋ incl. ${policy.sinks} sinks${layout}`;
+}
+
+/** Mean ROUGE F-measures (×100) per policy, over the samples each policy finished. */
+export function booksumTables(runId: string, records: readonly BooksumRecord[], notes?: string[]): Table[] {
+  const rows = POLICY_NAMES.flatMap((name) => {
+    const group = records.filter((record) => record.policy.name === name);
+    if (group.length === 0) return [];
+    const f = (key: keyof RougeScores) => percent(mean(group.map((record) => record.rouge[key].fmeasure)));
+    return [[name, describeCache(group[0]!), group.length, Math.round(mean(group.map((r) => r.promptTokens))!), f("rouge1"), f("rouge2"), f("rougeL")]];
+  });
+  return [{ title: `BookSum ROUGE (F1 ×100, rouge_score with stemming) — run ${runId}`, head: ["policy", "cache", "books", "mean tokens", "ROUGE-1", "ROUGE-2", "ROUGE-L"], rows, notes }];
+}
