@@ -3,13 +3,9 @@ import { Command, Option } from "commander";
 import { DEFAULT_MODEL } from "../config.js";
 import { cachedDatasetFiles } from "../datasets/hub.js";
 import { readDocuments } from "../datasets/local.js";
-import { UsageError } from "../errors.js";
 import { parsePolicyNames } from "../policies/index.js";
-import { RunFolder } from "../results/run-folder.js";
 import { loadBooksumConfig, runBooksum, type BooksumOptions } from "../tasks/booksum/run.js";
-import { InkReporter } from "../ui/ink-reporter.js";
-import { LineReporter } from "../ui/progress.js";
-import { commonOptions, interruptController, type CommonFlags } from "./common.js";
+import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { parseChoice, parseCount } from "./parse.js";
 
 interface BooksumFlags extends CommonFlags {
@@ -45,45 +41,24 @@ export function booksumCommand(): Command {
     .option("--cascades <n>", "sub-caches of the cascading policy (1 equals sink-window)", parseCount("--cascades", 1), config.defaults.cascades)
     .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished books");
   commonOptions(command).action(async (flags: BooksumFlags) => {
-    let resume: RunFolder | undefined;
-    let options: BooksumOptions;
-    if (flags.resume !== undefined) {
-      const given = TASK_FLAGS.filter((flag) => command.getOptionValueSource(flag) === "cli");
-      if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop ${given.map((flag) => `--${flag}`).join(", ")}`);
-      resume = RunFolder.open(flags.resume, flags.results);
-      const manifest = resume.manifest<{ options: BooksumOptions; model: { path: string } }>();
-      options = { ...manifest.options, model: manifest.model.path };
-    } else {
-      options = {
-        source: flags.data !== undefined ? resolve(flags.data) : "booksum",
-        split: flags.split,
-        splitSeed: flags.splitSeed,
-        samples: flags.samples,
-        policies: parsePolicyNames(flags.policy),
-        sinks: flags.sinks,
-        window: flags.window,
-        stride: flags.stride,
-        cascades: flags.cascades,
-        model: flags.model ?? DEFAULT_MODEL,
-      };
-    }
+    const resumed = typeof flags.resume === "string" ? resumeRun<BooksumOptions>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;
+    const options: BooksumOptions = resumed?.options ?? {
+      source: flags.data !== undefined ? resolve(flags.data) : "booksum",
+      split: flags.split,
+      splitSeed: flags.splitSeed,
+      samples: flags.samples,
+      policies: parsePolicyNames(flags.policy),
+      sinks: flags.sinks,
+      window: flags.window,
+      stride: flags.stride,
+      cascades: flags.cascades,
+      model: flags.model ?? DEFAULT_MODEL,
+    };
     const files = options.source === "booksum" ? cachedDatasetFiles("booksum", { datasetsDir: flags.datasetsDir }) : [options.source];
     const documents = [];
     for (const file of files) documents.push(...(await readDocuments(file, { textField: config.bookField })));
     const controller = interruptController();
-    await runBooksum(
-      documents,
-      options,
-      {
-        gpu: flags.gpu,
-        threads: flags.threads,
-        resultsDirectory: flags.results,
-        format: flags.format,
-        reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),
-        signal: controller.signal,
-      },
-      resume,
-    );
+    await runBooksum(documents, options, runSettings(flags, controller.signal), resumed?.folder);
     if (controller.signal.aborted) process.exitCode = 130;
   });
   return command;

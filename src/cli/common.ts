@@ -1,7 +1,12 @@
 import { Command, Option } from "commander";
 import { DEFAULT_RESULTS_DIRECTORY } from "../config.js";
 import { GPU_CHOICES, type GpuChoice } from "../engine/llama.js";
+import { UsageError } from "../errors.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../printers/table.js";
+import { RunFolder } from "../results/run-folder.js";
+import type { RunSettings } from "../tasks/lifecycle.js";
+import { InkReporter } from "../ui/ink-reporter.js";
+import { LineReporter } from "../ui/progress.js";
 import { parseChoice, parseCount } from "./parse.js";
 
 /** Flags every model-running command takes. */
@@ -42,4 +47,29 @@ export function oneLineErrors(command: Command): Command {
   return command.exitOverride().configureOutput({
     outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, " ")} (see --help)\n`),
   });
+}
+
+/**
+ * For `--resume RUN`: the run folder and the options stored in its `run.json`, with the model as resolved then
+ * (an absolute path, so a resume works from any folder; its sha256 is checked when the model loads). Task flags
+ * given again on the command line are refused rather than silently ignored.
+ */
+export function resumeRun<Options>(command: Command, run: string, results: string, taskFlags: readonly string[]): { folder: RunFolder; options: Options } {
+  const given = taskFlags.filter((flag) => command.getOptionValueSource(flag) === "cli");
+  if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop ${given.map((flag) => `--${flag}`).join(", ")}`);
+  const folder = RunFolder.open(run, results);
+  const manifest = folder.manifest<{ options: Options; model: { path: string } }>();
+  return { folder, options: { ...manifest.options, model: manifest.model.path } };
+}
+
+/** The settings a task run takes from the common flags: live view on a terminal, plain lines otherwise. */
+export function runSettings(flags: CommonFlags, signal: AbortSignal): RunSettings {
+  return {
+    gpu: flags.gpu,
+    threads: flags.threads,
+    resultsDirectory: flags.results,
+    format: flags.format,
+    reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),
+    signal,
+  };
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { commonOptions, interruptController, oneLineErrors, type CommonFlags } from "./common.js";
+import { commonOptions, interruptController, oneLineErrors, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { DEFAULT_MODEL, DEFAULT_RESULTS_DIRECTORY } from "../config.js";
 import { UsageError } from "../errors.js";
 import { parsePolicyNames } from "../policies/index.js";
@@ -16,8 +16,6 @@ import { booksumTables, type BooksumRecord } from "../tasks/booksum/summary.js";
 import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
 import { pg19Command } from "./pg19.js";
-import { InkReporter } from "../ui/ink-reporter.js";
-import { LineReporter } from "../ui/progress.js";
 import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
 
 /** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
@@ -39,44 +37,22 @@ function passkeyCommand(): Command {
     .addOption(new Option("--filler <kind>", "haystack: dictionary words or llama.cpp's grass sentences").default("words").argParser(parseChoice("--filler", FILLERS)))
     .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished samples");
   commonOptions(command).action(async (flags: CommonFlags & Record<string, unknown>) => {
-    let resume: RunFolder | undefined;
-    let options: PasskeyOptions;
-    if (typeof flags.resume === "string") {
-      const given = TASK_FLAGS.filter((flag) => command.getOptionValueSource(flag) === "cli");
-      if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop --${given.join(", --")}`);
-      resume = RunFolder.open(flags.resume, flags.results);
-      // The model as resolved then (an absolute path), so a resume works from any folder; its sha256 is checked.
-      const manifest = resume.manifest<{ options: PasskeyOptions; model: { path: string } }>();
-      options = { ...manifest.options, model: manifest.model.path };
-    } else {
-      options = {
-        lengths: parseLengths(String(flags.len)),
-        depths: parseDepths(String(flags.depths)),
-        samples: flags.samples as number,
-        seed: flags.seed as number,
-        policies: parsePolicyNames(String(flags.policy)),
-        sinks: flags.sinks as number | undefined,
-        window: flags.window as number | undefined,
-        stride: flags.stride as number | undefined,
-        cascades: flags.cascades as number,
-        filler: flags.filler as Filler,
-        model: flags.model ?? DEFAULT_MODEL,
-      };
-    }
+    const resumed = typeof flags.resume === "string" ? resumeRun<PasskeyOptions>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;
+    const options: PasskeyOptions = resumed?.options ?? {
+      lengths: parseLengths(String(flags.len)),
+      depths: parseDepths(String(flags.depths)),
+      samples: flags.samples as number,
+      seed: flags.seed as number,
+      policies: parsePolicyNames(String(flags.policy)),
+      sinks: flags.sinks as number | undefined,
+      window: flags.window as number | undefined,
+      stride: flags.stride as number | undefined,
+      cascades: flags.cascades as number,
+      filler: flags.filler as Filler,
+      model: flags.model ?? DEFAULT_MODEL,
+    };
     const controller = interruptController();
-    const live = flags.progress && process.stderr.isTTY === true;
-    await runPasskey(
-      options,
-      {
-        gpu: flags.gpu,
-        threads: flags.threads,
-        resultsDirectory: flags.results,
-        format: flags.format,
-        reporter: live ? new InkReporter() : new LineReporter(),
-        signal: controller.signal,
-      },
-      resume,
-    );
+    await runPasskey(options, runSettings(flags, controller.signal), resumed?.folder);
     if (controller.signal.aborted) process.exitCode = 130;
   });
   return command;

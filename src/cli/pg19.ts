@@ -4,12 +4,8 @@ import { readDocuments } from "../datasets/local.js";
 import { cachedDatasetFiles } from "../datasets/hub.js";
 import { parsePolicyNames } from "../policies/index.js";
 import { resolve } from "node:path";
-import { UsageError } from "../errors.js";
-import { RunFolder } from "../results/run-folder.js";
 import { runPg19, type Chunking, type Pg19Options } from "../tasks/pg19/run.js";
-import { InkReporter } from "../ui/ink-reporter.js";
-import { LineReporter } from "../ui/progress.js";
-import { commonOptions, interruptController, type CommonFlags } from "./common.js";
+import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { parseChoice, parseCount, parseLength } from "./parse.js";
 
 const CHUNKINGS: readonly Chunking[] = ["stream", "llama-perplexity"];
@@ -48,47 +44,26 @@ export function pg19Command(): Command {
     .option("--curve-bin <n>", "tokens per point of the perplexity-by-position curve", parseCount("--curve-bin", 1), 1024)
     .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished books");
   commonOptions(command).action(async (flags: Pg19Flags) => {
-    let resume: RunFolder | undefined;
-    let options: Pg19Options;
-    if (flags.resume !== undefined) {
-      const given = TASK_FLAGS.filter((flag) => command.getOptionValueSource(flag) === "cli");
-      if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop ${given.map((flag) => `--${flag}`).join(", ")}`);
-      resume = RunFolder.open(flags.resume, flags.results);
-      const manifest = resume.manifest<{ options: Pg19Options; model: { path: string } }>();
-      options = { ...manifest.options, model: manifest.model.path };
-    } else {
-      options = {
-        source: flags.data !== undefined ? resolve(flags.data) : "pg19-test",
-        policies: parsePolicyNames(flags.policy),
-        sinks: flags.sinks,
-        window: flags.window,
-        stride: flags.stride,
-        cascades: flags.cascades,
-        maxTokens: flags.maxTokens,
-        chunking: flags.chunking,
-        ctx: flags.ctx,
-        curveBin: flags.curveBin,
-        model: flags.model ?? DEFAULT_MODEL,
-      };
-    }
+    const resumed = typeof flags.resume === "string" ? resumeRun<Pg19Options>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;
+    const options: Pg19Options = resumed?.options ?? {
+      source: flags.data !== undefined ? resolve(flags.data) : "pg19-test",
+      policies: parsePolicyNames(flags.policy),
+      sinks: flags.sinks,
+      window: flags.window,
+      stride: flags.stride,
+      cascades: flags.cascades,
+      maxTokens: flags.maxTokens,
+      chunking: flags.chunking,
+      ctx: flags.ctx,
+      curveBin: flags.curveBin,
+      model: flags.model ?? DEFAULT_MODEL,
+    };
     // A source is a local path, or the id of a hub dataset read from the cache.
     const files = options.source === "pg19-test" ? cachedDatasetFiles("pg19-test", { datasetsDir: flags.datasetsDir }) : [options.source];
     const documents = [];
     for (const file of files) documents.push(...(await readDocuments(file)));
     const controller = interruptController();
-    await runPg19(
-      documents,
-      options,
-      {
-        gpu: flags.gpu,
-        threads: flags.threads,
-        resultsDirectory: flags.results,
-        format: flags.format,
-        reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),
-        signal: controller.signal,
-      },
-      resume,
-    );
+    await runPg19(documents, options, runSettings(flags, controller.signal), resumed?.folder);
     if (controller.signal.aborted) process.exitCode = 130;
   });
   return command;

@@ -1,4 +1,4 @@
-import { formatCell, type Table } from "./table.js";
+import { formatRow, type Table } from "./table.js";
 
 export function renderMarkdown(tables: readonly Table[]): string {
   return tables.map(renderOne).join("\n");
@@ -13,7 +13,7 @@ function renderOne(table: Table): string {
     "",
     row(table.head),
     `|${numeric.map((isNumber) => (isNumber ? " ---: " : " --- ")).join("|")}|`,
-    ...table.rows.map((cells) => row(cells.map(formatCell))),
+    ...table.rows.map((cells) => row(formatRow(table, cells))),
   ];
   if (table.notes?.length) lines.push("", ...table.notes.map((note) => `- ${note}`));
   return `${lines.join("\n")}\n`;

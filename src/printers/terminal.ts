@@ -1,4 +1,4 @@
-import { formatCell, type Table } from "./table.js";
+import { formatRow, type Table } from "./table.js";
 
 /** Plain aligned text with a rule under the header; numbers right-aligned. */
 export function renderTerminal(tables: readonly Table[]): string {
@@ -6,7 +6,7 @@ export function renderTerminal(tables: readonly Table[]): string {
 }
 
 function renderOne(table: Table): string {
-  const cells = [table.head, ...table.rows.map((row) => row.map(formatCell))];
+  const cells = [table.head, ...table.rows.map((row) => formatRow(table, row))];
   const widths = table.head.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? "").length)));
   const numeric = table.head.map((_, column) => table.rows.every((row) => typeof row[column] !== "string"));
   const line = (row: string[]) =>

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { render } from "../../src/printers/index.js";
-import { formatCell, type Table } from "../../src/printers/table.js";
+import { formatCell, formatRow, type Table } from "../../src/printers/table.js";
 
 const tables: Table[] = [
   { title: "accuracy — full", head: ["length", "cache", "d≤0.5", "avg"], rows: [["4K", "full cache", 100, 87.5], ["32K", "a|b", null, 12.25]], notes: ["a note"] },
@@ -42,7 +42,15 @@ test("JSON rows are keyed by column name", () => {
 
 test("table cells round to one decimal and drop a decimal that rounds to 0", () => {
   assert.deepEqual(
-    [100, 35, 39.75, 39.8, 10.999999999999998, 11.04, 0.05, null, "4K"].map(formatCell),
+    [100, 35, 39.75, 39.8, 10.999999999999998, 11.04, 0.05, null, "4K"].map((cell) => formatCell(cell)),
     ["100", "35", "39.8", "39.8", "11", "11", "0.1", "–", "4K"],
   );
+});
+
+test("a table can ask for more decimals per column; CSV keeps full precision regardless", () => {
+  const table: Table = { title: "t", head: ["policy", "perplexity"], rows: [["a", 60.441], ["b", 60.4849], ["c", 59.999]], decimals: [undefined, 2] };
+  assert.deepEqual(formatRow(table, table.rows[0]!), ["a", "60.44"]);
+  assert.match(render([table], "terminal"), /60\.48\n.*60\n?$/s);
+  assert.match(render([table], "markdown"), /\| a \| 60\.44 \|/);
+  assert.match(render([table], "csv"), /b,60\.4849/);
 });

@@ -5,13 +5,12 @@ import { framePrompt, tokenizeContinuation, type PromptFrame } from "../../engin
 import { UsageError } from "../../errors.js";
 import { createPolicy } from "../../policies/index.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { render } from "../../printers/index.js";
-import { newRunId, RunFolder } from "../../results/run-folder.js";
+import type { RunFolder } from "../../results/run-folder.js";
 import { projectPath } from "../../util/paths.js";
-import type { RunSettings } from "../passkey/run.js";
 import { rougeScores } from "./rouge.js";
 import { halfPowerOfTwoBudget, heldOutRows } from "./split.js";
 import { booksumTables, type BooksumRecord, type BudgetRule } from "./summary.js";
+import { finishRun, openRunFolder, type RunSettings } from "../lifecycle.js";
 
 /** The declarative part of the task, read from `tasks/booksum.json`. */
 export interface BooksumConfig {
@@ -134,21 +133,7 @@ export async function runBooksum(documents: DocumentRecord[], options: BooksumOp
     if (skipped.length > 0) process.stderr.write(`note: ${skipped.length} unit(s) skipped: ${skipped.join(", ")}\n`);
     if (units.length === 0) throw new UsageError("no book is long enough for its cache budget");
 
-    const recorded = resume?.manifest<{ model: { sha256: string } }>().model.sha256;
-    if (recorded !== undefined && recorded !== engine.modelInfo.sha256)
-      throw new UsageError(`${engine.modelInfo.path} is not the model this run started with (sha256 ${recorded.slice(0, 12)}…)`);
-    const folder =
-      resume ??
-      RunFolder.create(settings.resultsDirectory, newRunId("booksum"), {
-        task: "booksum",
-        createdAt: new Date().toISOString(),
-        options,
-        promptFormat: frame.format,
-        skipped,
-        model: engine.modelInfo,
-        hardware: engine.hardware,
-      });
-    folder.trimTornTail();
+    const folder = openRunFolder("booksum", engine, settings, { options, promptFormat: frame.format, skipped }, resume);
     const records = folder.records<BooksumRecord>();
     const done = new Set(records.map((record) => `${record.row}|${record.policy.name}`));
     const pending = units.filter((unit) => !done.has(`${unit.sample.row}|${unit.policy.name}`));
@@ -170,13 +155,7 @@ export async function runBooksum(documents: DocumentRecord[], options: BooksumOp
       settings.reporter.unitDone({ promptTokens: record.promptTokens });
     }
     settings.reporter.stop();
-    const summary = tables();
-    folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
-    folder.write("summary.csv", render(summary, "csv"));
-    process.stdout.write(render(summary, settings.format));
-    const interrupted = records.length < units.length;
-    process.stderr.write(`${interrupted ? "interrupted: " : ""}${records.length} of ${units.length} summaries in ${folder.path}\n`);
-    if (interrupted) process.stderr.write(`continue with: cascade-eval booksum --resume ${folder.path}\n`);
+    finishRun(folder, tables(), settings, { task: "booksum", done: records.length, total: units.length, units: "summaries" });
   } finally {
     await engine.close();
   }

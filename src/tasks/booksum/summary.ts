@@ -45,5 +45,5 @@ export function booksumTables(runId: string, records: readonly BooksumRecord[], 
     const f = (key: keyof RougeScores) => percent(mean(group.map((record) => record.rouge[key].fmeasure)));
     return [[name, describeCache(group[0]!), group.length, Math.round(mean(group.map((r) => r.promptTokens))!), f("rouge1"), f("rouge2"), f("rougeL")]];
   });
-  return [{ title: `BookSum ROUGE (F1 ×100, rouge_score with stemming) — run ${runId}`, head: ["policy", "cache", "books", "mean tokens", "ROUGE-1", "ROUGE-2", "ROUGE-L"], rows, notes }];
+  return [{ title: `BookSum ROUGE (F1 ×100, rouge_score with stemming) — run ${runId}`, head: ["policy", "cache", "books", "mean tokens", "ROUGE-1", "ROUGE-2", "ROUGE-L"], rows, notes, decimals: [undefined, undefined, undefined, undefined, 2, 2, 2] }];
 }

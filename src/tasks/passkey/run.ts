@@ -1,18 +1,16 @@
 import { Engine } from "../../engine/engine.js";
-import type { GpuChoice } from "../../engine/llama.js";
 import { UsageError } from "../../errors.js";
 import { createPolicy } from "../../policies/index.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { render } from "../../printers/index.js";
-import type { OutputFormat, Table } from "../../printers/table.js";
-import { newRunId, RunFolder } from "../../results/run-folder.js";
-import type { ProgressReporter } from "../../ui/progress.js";
+import type { Table } from "../../printers/table.js";
+import type { RunFolder } from "../../results/run-folder.js";
 import { loadPasskeyConfig, type PasskeyConfig } from "./config.js";
 import { HaystackBuilder, scoreAnswer, type Filler, type PasskeySample } from "./haystack.js";
 import { unitKey, type PasskeyRecord } from "./record.js";
 import { passkeyTables } from "./summary.js";
 import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
 import { loadDictionaryWords } from "./words.js";
+import { finishRun, openRunFolder, type RunSettings } from "../lifecycle.js";
 
 /** What a passkey run is asked to do; stored in `run.json` so that `--resume` repeats it exactly. */
 export interface PasskeyOptions {
@@ -28,16 +26,6 @@ export interface PasskeyOptions {
   cascades: number;
   filler: Filler;
   model: string;
-}
-
-export interface RunSettings {
-  gpu: GpuChoice;
-  threads?: number;
-  resultsDirectory: string;
-  format: OutputFormat;
-  reporter: ProgressReporter;
-  /** Set when the user interrupts; checked between chunks. */
-  signal: AbortSignal;
 }
 
 interface Unit {
@@ -96,20 +84,8 @@ export async function runPasskey(options: PasskeyOptions, settings: RunSettings,
       options.filler === "words" ? loadDictionaryWords(config.wordTiers) : [],
     );
     builder.build({ length: Math.min(...options.lengths), depthBin: options.depths[0]!, index: 0, seed: options.seed, filler: options.filler });
-    const recorded = resume?.manifest<{ model: { sha256: string } }>().model.sha256;
-    if (recorded !== undefined && recorded !== engine.modelInfo.sha256)
-      throw new UsageError(`${engine.modelInfo.path} is not the model this run started with (sha256 ${recorded.slice(0, 12)}…)`);
     for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
-    const folder =
-      resume ??
-      RunFolder.create(settings.resultsDirectory, newRunId("passkey"), {
-        task: "passkey",
-        createdAt: new Date().toISOString(),
-        options,
-        model: engine.modelInfo,
-        hardware: engine.hardware,
-      });
-    folder.trimTornTail();
+    const folder = openRunFolder("passkey", engine, settings, { options }, resume);
     const records = folder.records<PasskeyRecord>();
     const done = new Set(records.map((record) => unitKey(record.sampleId, record.policy.name)));
     const pending = units.filter((unit) => !done.has(unitKey(`${unit.length}-${unit.depthBin}-${unit.index}`, unit.policy.name)));
@@ -136,13 +112,7 @@ export async function runPasskey(options: PasskeyOptions, settings: RunSettings,
       settings.reporter.unitDone(record);
     }
     settings.reporter.stop();
-    const summary = tables();
-    folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
-    folder.write("summary.csv", render(summary, "csv"));
-    process.stdout.write(render(summary, settings.format));
-    const interrupted = records.length < units.length;
-    process.stderr.write(`${interrupted ? "interrupted: " : ""}${records.length} of ${units.length} samples in ${folder.path}\n`);
-    if (interrupted) process.stderr.write(`continue with: cascade-eval passkey --resume ${folder.path}\n`);
+    finishRun(folder, tables(), settings, { task: "passkey", done: records.length, total: units.length, units: "samples" });
   } finally {
     await engine.close();
   }

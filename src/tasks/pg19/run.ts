@@ -3,11 +3,10 @@ import type { PolicyStream } from "../../engine/stream.js";
 import { UsageError } from "../../errors.js";
 import { createPolicy } from "../../policies/index.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { render } from "../../printers/index.js";
-import { newRunId, RunFolder } from "../../results/run-folder.js";
+import type { RunFolder } from "../../results/run-folder.js";
 import type { DocumentRecord } from "../../datasets/local.js";
-import type { RunSettings } from "../passkey/run.js";
 import { curveSvg, pg19Tables, sparklines, type Pg19Record } from "./summary.js";
+import { finishRun, openRunFolder, type RunSettings } from "../lifecycle.js";
 
 export type Chunking = "stream" | "llama-perplexity";
 
@@ -73,20 +72,7 @@ export async function runPg19(documents: DocumentRecord[], options: Pg19Options,
       process.stderr.write(`note: window ${window}: the paper's ${PAPER_WINDOW} does not fit the model's ${engine.modelInfo.trainContextSize}-token context\n`);
     if (skipped.length > 0) process.stderr.write(`note: ${skipped.length} book(s) skipped, shorter than ${minimum} tokens: ${skipped.join(", ")}\n`);
 
-    const recorded = resume?.manifest<{ model: { sha256: string } }>().model.sha256;
-    if (recorded !== undefined && recorded !== engine.modelInfo.sha256)
-      throw new UsageError(`${engine.modelInfo.path} is not the model this run started with (sha256 ${recorded.slice(0, 12)}…)`);
-    const folder =
-      resume ??
-      RunFolder.create(settings.resultsDirectory, newRunId("pg19"), {
-        task: "pg19",
-        createdAt: new Date().toISOString(),
-        options: { ...options, window },
-        skipped,
-        model: engine.modelInfo,
-        hardware: engine.hardware,
-      });
-    folder.trimTornTail();
+    const folder = openRunFolder("pg19", engine, settings, { options: { ...options, window }, skipped }, resume);
     const records = folder.records<Pg19Record>();
     const done = new Set(records.map((record) => `${record.bookId}|${record.policy.name}`));
     const units = books.flatMap((book) => policies.map((policy) => ({ book, policy })));
@@ -108,16 +94,16 @@ export async function runPg19(documents: DocumentRecord[], options: Pg19Options,
       settings.reporter.unitDone({ promptTokens: record.tokens });
     }
     settings.reporter.stop();
-    const summary = tables();
-    const title = `PG19 perplexity by position — ${engine.modelInfo.name}, run ${folder.id}`;
-    if (records.length > 0) folder.write("curve.svg", curveSvg(records, title));
-    folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
-    folder.write("summary.csv", render(summary, "csv"));
-    process.stdout.write(render(summary, settings.format));
-    if (settings.format === "terminal") process.stdout.write(`\n${sparklines(records).join("\n")}\n`);
-    const interrupted = records.length < units.length;
-    process.stderr.write(`${interrupted ? "interrupted: " : ""}${records.length} of ${units.length} book runs in ${folder.path} (curve: curve.svg)\n`);
-    if (interrupted) process.stderr.write(`continue with: cascade-eval pg19 --resume ${folder.path}\n`);
+    const subtitle = `${engine.modelInfo.name} · ${options.chunking} · run ${folder.id}`;
+    if (records.length > 0) folder.write("curve.svg", curveSvg(records, "PG19 perplexity by position", subtitle));
+    finishRun(folder, tables(), settings, {
+      task: "pg19",
+      done: records.length,
+      total: units.length,
+      units: "book runs",
+      terminalExtra: sparklines(records).join("\n"),
+      files: "curve: curve.svg",
+    });
   } finally {
     await engine.close();
   }

@@ -56,12 +56,14 @@ export function pg19Tables(runs: readonly RunRecords[]): Table[] {
         return [group[0]!.policy.name, describePolicy(group[0]!.policy), group.length, sum(group, "predicted"), round2(ppl), relative];
       }),
       notes: run.skipped && run.skipped.length > 0 ? [`skipped (shorter than the cache): ${run.skipped.join(", ")}`] : undefined,
+      decimals: [undefined, undefined, undefined, undefined, 2, 2],
     });
     const books = [...new Set(run.records.map((record) => record.bookId))];
     if (books.length > 1 && books.length <= 20) {
       tables.push({
         title: `${prefix}PG19 perplexity per book`,
         head: ["book", "tokens", ...groups.map(([name]) => name)],
+        decimals: [undefined, undefined, ...groups.map(() => 2)],
         rows: books.map((book): Cell[] => {
           const ofBook = run.records.filter((record) => record.bookId === book);
           return [`${book} ${ofBook[0]!.title}`.slice(0, 48), ofBook[0]!.predicted, ...groups.map(([name]) => {
@@ -126,11 +128,13 @@ export function sparklines(records: readonly Pg19Record[], width = 48): string[]
 }
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
+/** Later curves are dashed so that a curve drawn over an identical one leaves it visible. */
+const DASHES = ["", "8 4", "2 3", "12 3 2 3", "4 4"];
 
 /** A self-contained SVG line chart of the curves: position (tokens) across, perplexity (log scale) up. */
-export function curveSvg(records: readonly Pg19Record[], title: string): string {
+export function curveSvg(records: readonly Pg19Record[], title: string, subtitle: string): string {
   const { bin, curves } = perplexityCurves(records);
-  const [width, height, left, right, top, bottom] = [720, 360, 64, 150, 36, 44];
+  const [width, height, left, right, top, bottom] = [720, 380, 64, 150, 56, 44];
   const all = curves.flatMap((curve) => curve.values).filter((value): value is number => value !== null);
   const bins = Math.max(1, ...curves.map((curve) => curve.values.length));
   const low = Math.log(Math.min(...all, 1e9));
@@ -141,7 +145,8 @@ export function curveSvg(records: readonly Pg19Record[], title: string): string 
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="14">${escape(title)}</text>`,
+    `<text x="${left}" y="20" font-size="15">${escape(title)}</text>`,
+    `<text x="${left}" y="38" font-size="11" fill="#555">${escape(subtitle)}</text>`,
     `<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="black"/>`,
     `<line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="black"/>`,
     `<text x="${(left + width - right) / 2}" y="${height - 10}" text-anchor="middle">position in the book (tokens, bins of ${bin})</text>`,
@@ -154,10 +159,12 @@ export function curveSvg(records: readonly Pg19Record[], title: string): string 
     parts.push(`<text x="${x(index)}" y="${height - bottom + 16}" text-anchor="middle">${(index + 1) * bin}</text>`);
   }
   curves.forEach(({ policy, values }, index) => {
-    const color = COLORS[index % COLORS.length]!;
+    const style = `stroke="${COLORS[index % COLORS.length]!}" stroke-width="1.5"${DASHES[index % DASHES.length] ? ` stroke-dasharray="${DASHES[index % DASHES.length]!}"` : ""}`;
     const points = values.flatMap((value, i) => (value === null ? [] : [`${x(i).toFixed(1)},${y(value).toFixed(1)}`]));
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${points.join(" ")}"/>`);
-    parts.push(`<text x="${width - right + 10}" y="${top + 16 * (index + 1)}" fill="${color}">${escape(policy)}</text>`);
+    parts.push(`<polyline fill="none" ${style} points="${points.join(" ")}"/>`);
+    const legendY = top + 18 * index + 4;
+    parts.push(`<line x1="${width - right + 10}" y1="${legendY}" x2="${width - right + 38}" y2="${legendY}" ${style}/>`);
+    parts.push(`<text x="${width - right + 44}" y="${legendY + 4}" fill="${COLORS[index % COLORS.length]!}">${escape(policy)}</text>`);
   });
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;

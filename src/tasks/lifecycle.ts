@@ -1,0 +1,62 @@
+/** What every task's run does around its own work: settings, the run folder, and the closing report. */
+import type { Engine } from "../engine/engine.js";
+import type { GpuChoice } from "../engine/llama.js";
+import { UsageError } from "../errors.js";
+import { render } from "../printers/index.js";
+import type { OutputFormat, Table } from "../printers/table.js";
+import { newRunId, RunFolder } from "../results/run-folder.js";
+import type { ProgressReporter } from "../ui/progress.js";
+
+export interface RunSettings {
+  gpu: GpuChoice;
+  threads?: number;
+  resultsDirectory: string;
+  format: OutputFormat;
+  reporter: ProgressReporter;
+  /** Set when the user interrupts; checked between chunks. */
+  signal: AbortSignal;
+}
+
+/**
+ * The folder a run writes to: the resumed one, once it is sure the same model file is loaded, or a new one whose
+ * `run.json` holds `manifest` with the task, the time, the model and the hardware. A torn last record is dropped.
+ */
+export function openRunFolder(task: string, engine: Engine, settings: RunSettings, manifest: Record<string, unknown>, resume?: RunFolder): RunFolder {
+  const recorded = resume?.manifest<{ model: { sha256: string } }>().model.sha256;
+  if (recorded !== undefined && recorded !== engine.modelInfo.sha256)
+    throw new UsageError(`${engine.modelInfo.path} is not the model this run started with (sha256 ${recorded.slice(0, 12)}…)`);
+  const folder =
+    resume ??
+    RunFolder.create(settings.resultsDirectory, newRunId(task), {
+      task,
+      createdAt: new Date().toISOString(),
+      ...manifest,
+      model: engine.modelInfo,
+      hardware: engine.hardware,
+    });
+  folder.trimTornTail();
+  return folder;
+}
+
+export interface RunOutcome {
+  task: string;
+  /** Units finished (this time and before a resume) and planned, and what a unit is called ("samples"). */
+  done: number;
+  total: number;
+  units: string;
+  /** Printed after the tables in the terminal format (e.g. sparklines). */
+  terminalExtra?: string;
+  /** Appended to the closing line (e.g. the name of a figure). */
+  files?: string;
+}
+
+/** Writes summary.md and summary.csv, prints the tables, and says how far the run got and how to continue it. */
+export function finishRun(folder: RunFolder, summary: readonly Table[], settings: RunSettings, outcome: RunOutcome): void {
+  folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
+  folder.write("summary.csv", render(summary, "csv"));
+  process.stdout.write(render(summary, settings.format));
+  if (settings.format === "terminal" && outcome.terminalExtra) process.stdout.write(`\n${outcome.terminalExtra}\n`);
+  const interrupted = outcome.done < outcome.total;
+  process.stderr.write(`${interrupted ? "interrupted: " : ""}${outcome.done} of ${outcome.total} ${outcome.units} in ${folder.path}${outcome.files ? ` (${outcome.files})` : ""}\n`);
+  if (interrupted) process.stderr.write(`continue with: cascade-eval ${outcome.task} --resume ${folder.path}\n`);
+}
