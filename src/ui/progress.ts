@@ -69,23 +69,37 @@ export function formatDuration(seconds: number | null): string {
   return hours > 0 ? `${hours}h${String(minutes).padStart(2, "0")}m` : minutes > 0 ? `${minutes}m${String(secs).padStart(2, "0")}s` : `${secs}s`;
 }
 
-/** For logs and CI: one line per finished unit on stderr. */
+/**
+ * For logs and CI: one line per finished unit on stderr, and a line every `heartbeatMs` within a long unit (a
+ * whole book through the full cache can take minutes) so that a log never looks stuck.
+ */
 export class LineReporter implements ProgressReporter {
   private state: ProgressState | undefined;
+  private lastLineAt = performance.now();
+
+  constructor(private readonly heartbeatMs = 60_000) {}
 
   start(run: RunStart): void {
     this.state = new ProgressState(run);
+    this.lastLineAt = performance.now();
     process.stderr.write(`${run.title}\n${run.doneUnits ? `resuming: ${run.doneUnits} of ${run.totalUnits} already done\n` : ""}`);
   }
 
   progress(update: ChunkProgress): void {
-    this.state?.chunk(update);
+    const state = this.state;
+    if (!state) return;
+    state.chunk(update);
+    if (performance.now() - this.lastLineAt < this.heartbeatMs) return;
+    this.lastLineAt = performance.now();
+    const rate = Math.round(state.tokensPerSecond);
+    process.stderr.write(`  … ${update.current}: ${update.unitTokensDone} tokens in · ${rate} tok/s · ETA ${formatDuration(state.etaSeconds)}\n`);
   }
 
   unitDone(unit: { promptTokens: number }): void {
     const state = this.state;
     if (!state) return;
     state.unitDone(unit.promptTokens);
+    this.lastLineAt = performance.now();
     const rate = Math.round(state.tokensPerSecond);
     process.stderr.write(`[${state.doneUnits}/${state.run.totalUnits}] ${state.current} · ${rate} tok/s · ETA ${formatDuration(state.etaSeconds)}\n`);
   }
