@@ -91,3 +91,28 @@ test("a model without a chat template gets the plain frame: BOS, system, body, q
     await engine.close();
   }
 });
+
+test("an instruction before the body and no question (BookSum): ChatML user turn is lead + body, the answer turn open", async () => {
+  const engine = await Engine.open({ model: chatModel, gpu: "cpu" });
+  try {
+    const frame = framePrompt(engine.llamaModel, { system: "SYS", lead: "Summarize this:\n", question: "", answerPrefix: "", plainAnswerPrefix: "Summary:" });
+    const body = tokenizeContinuation(engine.llamaModel, BODY);
+    const whole = engine.detokenize([...frame.prefix, ...body, ...frame.suffix]);
+    // Today: " <|im_start|>system\nSYS <|im_end|>\n<|im_start|>user\nSummarize this:\n{BODY} <|im_end|>\n<|im_start|>assistant\n"
+    assert.match(whole, new RegExp(`<\\|im_start\\|>user\\nSummarize this:\\n${BODY} ?<\\|im_end\\|>\\n<\\|im_start\\|>assistant\\n$`), JSON.stringify(whole));
+    assert.ok(!whole.includes("Summary:"), "the plain answer cue is for models without a template only");
+  } finally {
+    await engine.close();
+  }
+});
+
+test("the same parts on a model without a template: lead after the system line, then the plain answer cue", async () => {
+  const engine = await Engine.open({ model: DEFAULT_MODEL, gpu: "cpu" });
+  try {
+    const frame = framePrompt(engine.llamaModel, { system: "SYS", lead: "Summarize this:\n", question: "", answerPrefix: "", plainAnswerPrefix: "Summary:" });
+    const body = tokenizeContinuation(engine.llamaModel, BODY);
+    assert.equal(engine.detokenize([...frame.prefix, ...body, ...frame.suffix]), ` SYS\n\nSummarize this:\n${BODY}\n\nSummary:`);
+  } finally {
+    await engine.close();
+  }
+});
