@@ -1,8 +1,7 @@
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_MODEL } from "../config.js";
-import { cachedDatasetFiles } from "../datasets/hub.js";
-import { readDocuments } from "../datasets/local.js";
+import { readSource } from "../datasets/hub.js";
 import { parsePolicyNames } from "../policies/index.js";
 import { loadBooksumConfig, runBooksum, type BooksumOptions } from "../tasks/booksum/run.js";
 import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
@@ -54,9 +53,7 @@ export function booksumCommand(): Command {
       cascades: flags.cascades,
       model: flags.model ?? DEFAULT_MODEL,
     };
-    const files = options.source === "booksum" ? cachedDatasetFiles("booksum", { datasetsDir: flags.datasetsDir }) : [options.source];
-    const documents = [];
-    for (const file of files) documents.push(...(await readDocuments(file, { textField: config.bookField })));
+    const documents = await readSource(options.source, { datasetsDir: flags.datasetsDir, textField: config.bookField });
     const controller = interruptController();
     await runBooksum(documents, options, runSettings(flags, controller.signal), resumed?.folder);
     if (controller.signal.aborted) process.exitCode = 130;

@@ -1,7 +1,6 @@
 import { Command, Option } from "commander";
 import { DEFAULT_MODEL } from "../config.js";
-import { readDocuments } from "../datasets/local.js";
-import { cachedDatasetFiles } from "../datasets/hub.js";
+import { readSource } from "../datasets/hub.js";
 import { parsePolicyNames } from "../policies/index.js";
 import { resolve } from "node:path";
 import { runPg19, type Chunking, type Pg19Options } from "../tasks/pg19/run.js";
@@ -58,10 +57,7 @@ export function pg19Command(): Command {
       curveBin: flags.curveBin,
       model: flags.model ?? DEFAULT_MODEL,
     };
-    // A source is a local path, or the id of a hub dataset read from the cache.
-    const files = options.source === "pg19-test" ? cachedDatasetFiles("pg19-test", { datasetsDir: flags.datasetsDir }) : [options.source];
-    const documents = [];
-    for (const file of files) documents.push(...(await readDocuments(file)));
+    const documents = await readSource(options.source, { datasetsDir: flags.datasetsDir });
     const controller = interruptController();
     await runPg19(documents, options, runSettings(flags, controller.signal), resumed?.folder);
     if (controller.signal.aborted) process.exitCode = 130;

@@ -11,7 +11,8 @@ import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
 import { projectPath } from "../util/paths.js";
-import { datasetSpec, type DatasetSpec } from "./registry.js";
+import { readDocuments, type DocumentRecord, type ReadOptions } from "./local.js";
+import { datasetSpec, isDatasetId, type DatasetSpec } from "./registry.js";
 
 /** Called as bytes arrive; `receivedBytes` counts a resumed file's earlier bytes too. */
 export type DownloadProgress = (file: string, receivedBytes: number, totalBytes: number | undefined) => void;
@@ -254,4 +255,15 @@ async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex");
+}
+
+/**
+ * The documents of a task's source: a hub dataset id (read from the cache, never the network) or a local path
+ * (the absolute path a run stores in its options).
+ */
+export async function readSource(source: string, options: CacheOptions & ReadOptions = {}): Promise<DocumentRecord[]> {
+  const files = isDatasetId(source) ? cachedDatasetFiles(source, options) : [source];
+  const documents: DocumentRecord[] = [];
+  for (const file of files) documents.push(...(await readDocuments(file, options)));
+  return documents;
 }
