@@ -15,6 +15,7 @@ import { pg19Tables, type Pg19Record } from "../tasks/pg19/summary.js";
 import { booksumTables, type BooksumRecord } from "../tasks/booksum/summary.js";
 import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
+import { longbenchCommand } from "./longbench.js";
 import { pg19Command } from "./pg19.js";
 import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
 
@@ -89,6 +90,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(oneLineErrors(passkeyCommand()));
   program.addCommand(oneLineErrors(pg19Command()));
   program.addCommand(oneLineErrors(booksumCommand()));
+  program.addCommand(oneLineErrors(longbenchCommand()));
   program.addCommand(oneLineErrors(dataCommand()));
   program.addCommand(oneLineErrors(tableCommand()));
   try {
