@@ -5,7 +5,7 @@
  */
 import { cut } from "jieba-wasm";
 import { fuzzRatio } from "./difflib.js";
-import { PYTHON_WHITESPACE, rougePackageL } from "./rouge-pkg.js";
+import { pythonSplit, rougePackageL } from "./rouge-pkg.js";
 
 export type MetricName = "qa_f1" | "qa_f1_zh" | "rouge" | "rouge_zh" | "classification" | "retrieval" | "retrieval_zh" | "count" | "code_sim";
 
@@ -20,10 +20,6 @@ const ALL_PUNCTUATION_SET = new Set(ASCII_PUNCTUATION + CHINESE_PUNCTUATION);
 const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
 /** Python's `\d+` on str matches any Unicode decimal digit. */
 const NUMBERS = /\p{Nd}+/gu;
-
-function pythonSplit(text: string): string[] {
-  return text.split(PYTHON_WHITESPACE).filter((piece) => piece !== "");
-}
 
 function withoutChars(text: string, excluded: ReadonlySet<string>): string {
   let kept = "";

@@ -17,7 +17,7 @@ const PYTHON_RECURSION_LIMIT = 1000;
 class RecursionLimitError extends Error {}
 
 /** What Python's str.isspace() accepts (JavaScript's \s differs: it has U+FEFF, lacks U+001C–U+001F and U+0085). */
-export const PYTHON_WHITESPACE = /[\t\n\v\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+const PYTHON_WHITESPACE = /[\t\n\v\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
 
 /** `[" ".join(s.split()) for s in text.split(".") if len(s) > 0]` */
 function sentences(text: string): string[] {
@@ -28,7 +28,7 @@ function sentences(text: string): string[] {
 }
 
 /** Python's `str.split()` with no argument: runs of whitespace separate, no empty pieces. */
-function pythonSplit(text: string): string[] {
+export function pythonSplit(text: string): string[] {
   return text.split(PYTHON_WHITESPACE).filter((piece) => piece !== "");
 }
 
