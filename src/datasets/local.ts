@@ -6,6 +6,7 @@ import { createReadStream, existsSync, readdirSync, readFileSync, statSync } fro
 import { basename, extname, join } from "node:path";
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
+import { unzipSync } from "fflate";
 import { Decompress } from "fzstd";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
@@ -24,6 +25,8 @@ export interface DocumentRecord {
 /** The field holding the text: PG19's `text` by default; tasks with other schemas name theirs. */
 export interface ReadOptions {
   textField?: string;
+  /** For a .zip archive: the JSONL file inside it to read (LongBench's data.zip holds one per dataset). */
+  member?: string;
 }
 
 const ID_FIELDS = ["book_id", "id", "_id"];
@@ -43,13 +46,18 @@ export async function readDocuments(path: string, options: ReadOptions = {}): Pr
     }
     return documents;
   }
-  const where = (index: number) => `${path}, ${isParquet(path) ? "row" : "line"} ${index + 1}`;
+  const member = options.member;
+  if (path.endsWith(".zip") !== (member !== undefined))
+    throw new UsageError(member === undefined ? `--data ${path}: a .zip archive needs the name of a file inside it` : `--data ${path}: not a .zip archive, cannot read ${member} from it`);
+  const source = member === undefined ? path : `${path}!${member}`;
+  const where = (index: number) => `${source}, ${isParquet(path) ? "row" : "line"} ${index + 1}`;
+  const records = isParquet(path) ? parquetRecords(path) : jsonLines(source, member === undefined ? decompressed(path) : zipMember(path, member));
   let index = 0;
-  for await (const record of isParquet(path) ? parquetRecords(path) : jsonLines(path)) {
+  for await (const record of records) {
     documents.push(checked(toDocument(record, textField, index, where(index)), where(index)));
     index++;
   }
-  if (documents.length === 0) throw new UsageError(`--data ${path}: no records`);
+  if (documents.length === 0) throw new UsageError(`--data ${source}: no records`);
   return documents;
 }
 
@@ -74,11 +82,11 @@ function checked(document: DocumentRecord, where: string): DocumentRecord {
   return document;
 }
 
-/** Lines of a JSONL file, decompressed by its extension, parsed one by one. */
-async function* jsonLines(path: string): AsyncGenerator<unknown> {
+/** Lines of a JSONL stream, parsed one by one; `path` names it in messages. */
+async function* jsonLines(path: string, input: Readable): AsyncGenerator<unknown> {
   let lineNumber = 0;
   try {
-    for await (const line of createInterface({ input: decompressed(path), crlfDelay: Infinity })) {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       lineNumber++;
       if (line.trim() === "") continue;
       let value: unknown;
@@ -93,6 +101,19 @@ async function* jsonLines(path: string): AsyncGenerator<unknown> {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
   }
+}
+
+/** One file of a zip archive, decompressed alone (the archive is read whole, its other members are skipped). */
+function zipMember(path: string, member: string): Readable {
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(readFileSync(path), { filter: (file) => file.name === member });
+  } catch (error) {
+    throw new UsageError(`cannot read zip ${path}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+  }
+  const bytes = files[member];
+  if (bytes === undefined) throw new UsageError(`${path} has no file ${member}`);
+  return Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
 }
 
 /** The file's bytes, through an xz or zstd decoder when its name says so. */

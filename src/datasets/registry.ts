@@ -1,7 +1,7 @@
 /** The evaluation datasets cascade-eval knows, as files of Hugging Face hub dataset repositories. */
 import { UsageError } from "../errors.js";
 
-/** How the files are read: `parquet` and `jsonl.zst` by src/datasets/local.ts, `zip` by the task that uses it. */
+/** How src/datasets/local.ts reads the files: parquet, JSONL (.zst), or one JSONL member of a zip archive. */
 export type DatasetFormat = "parquet" | "jsonl.zst" | "zip";
 
 export interface DatasetSpec {

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { strToU8, zipSync } from "fflate";
 import { parquetWriteBuffer } from "hyparquet-writer";
 
 import { readDocuments } from "../../src/datasets/local.js";
@@ -85,4 +86,28 @@ test("bad inputs are one-line UsageErrors that say what is wrong", async () => {
       return true;
     });
   }
+});
+
+test("a JSONL inside a zip archive (LongBench's data.zip): one member read, in the task's schema", async () => {
+  const longbench = { input: "Q?", context: "A long context.", answers: ["A"], length: 3, dataset: "multi_news", language: "en", all_classes: null, _id: "x1" };
+  const archive = file(
+    "data.zip",
+    zipSync({ "data/multi_news.jsonl": strToU8(`${JSON.stringify(longbench)}\n`), "data/trec.jsonl": strToU8("not read\n") }),
+  );
+  const [document, ...rest] = await readDocuments(archive, { member: "data/multi_news.jsonl", textField: "context" });
+  assert.equal(rest.length, 0);
+  assert.equal(document!.text, "A long context.");
+  assert.equal(document!.id, "x1");
+  assert.deepEqual(document!.fields.answers, ["A"]);
+
+  const shared = await readDocuments("../shared/data/longbench/multi_news.jsonl.xz", { textField: "context" });
+  assert.equal(shared.length, 200);
+
+  const cases: [Promise<unknown>, RegExp][] = [
+    [readDocuments(archive, { member: "data/missing.jsonl" }), /data\.zip has no file data\/missing\.jsonl/],
+    [readDocuments(archive), /a \.zip archive needs the name of a file inside it/],
+    [readDocuments(file("fake.zip", "PK not a zip"), { member: "a.jsonl" }), /cannot read zip .*fake\.zip/],
+    [readDocuments(file("plain.jsonl", jsonl), { member: "a.jsonl" }), /not a \.zip archive/],
+  ];
+  for (const [promise, message] of cases) await assert.rejects(promise, (error: unknown) => error instanceof UsageError && message.test(error.message) && !error.message.includes("\n"));
 });
