@@ -7,19 +7,8 @@ import { loadBooksumConfig, runBooksum, type BooksumOptions } from "../tasks/boo
 import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { parseChoice, parseCount } from "./parse.js";
 
-interface BooksumFlags extends CommonFlags {
-  data?: string;
-  datasetsDir?: string;
-  split: BooksumOptions["split"];
-  splitSeed: number;
-  samples?: number;
-  policy: string;
-  sinks: number;
-  window?: number;
-  stride?: number;
-  cascades: number;
-  resume?: string;
-}
+/** The task's options as flags: the source as --data, the policies as one --policy list, the model common. */
+type BooksumFlags = CommonFlags & Omit<BooksumOptions, "source" | "policies" | "model"> & { data?: string; datasetsDir?: string; policy: string; resume?: string };
 
 /** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
 const TASK_FLAGS = ["data", "split", "splitSeed", "samples", "policy", "sinks", "window", "stride", "cascades", "model"];

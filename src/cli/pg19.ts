@@ -9,20 +9,8 @@ import { parseChoice, parseCount, parseLength } from "./parse.js";
 
 const CHUNKINGS: readonly Chunking[] = ["stream", "llama-perplexity"];
 
-interface Pg19Flags extends CommonFlags {
-  data?: string;
-  datasetsDir?: string;
-  policy: string;
-  sinks: number;
-  window?: number;
-  stride: number;
-  cascades: number;
-  maxTokens?: number;
-  chunking: Chunking;
-  ctx: number;
-  curveBin: number;
-  resume?: string;
-}
+/** The task's options as flags: the source as --data, the policies as one --policy list, the model common. */
+type Pg19Flags = CommonFlags & Omit<Pg19Options, "source" | "policies" | "model"> & { data?: string; datasetsDir?: string; policy: string; resume?: string };
 
 /** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
 const TASK_FLAGS = ["data", "policy", "sinks", "window", "stride", "cascades", "maxTokens", "chunking", "ctx", "curveBin", "model"];

@@ -1,5 +1,6 @@
 /** What every task's run does around its own work: settings, the run folder, and the closing report. */
 import type { Engine } from "../engine/engine.js";
+import type { FeedResult, PolicyStream } from "../engine/stream.js";
 import type { GpuChoice } from "../engine/llama.js";
 import { UsageError } from "../errors.js";
 import { render } from "../printers/index.js";
@@ -59,4 +60,40 @@ export function finishRun(folder: RunFolder, summary: readonly Table[], settings
   const interrupted = outcome.done < outcome.total;
   process.stderr.write(`${interrupted ? "interrupted: " : ""}${outcome.done} of ${outcome.total} ${outcome.units} in ${folder.path}${outcome.files ? ` (${outcome.files})` : ""}\n`);
   if (interrupted) process.stderr.write(`continue with: cascade-eval ${outcome.task} --resume ${folder.path}\n`);
+}
+
+/**
+ * Feeds tokens to a stream, reporting progress after each chunk (`before` tokens of the unit already done);
+ * undefined when the user interrupted, which stops the feed after the current chunk.
+ */
+export async function feedWithProgress(
+  stream: PolicyStream,
+  tokens: readonly number[],
+  settings: RunSettings,
+  current: string,
+  options: { logProbabilities?: boolean; before?: number } = {},
+): Promise<FeedResult | undefined> {
+  const aborted = Symbol("aborted");
+  try {
+    return await stream.feed(tokens, {
+      logProbabilities: options.logProbabilities,
+      onChunk: (done) => {
+        settings.reporter.progress({ unitTokensDone: (options.before ?? 0) + done, current });
+        if (settings.signal.aborted) throw aborted;
+      },
+    });
+  } catch (error) {
+    if (error === aborted) return undefined;
+    throw error;
+  }
+}
+
+/** The model and hardware as every task's records name them. */
+export function recordedModel(engine: Engine): { source: string; path: string; sha256: string; name: string } {
+  const { source, path, sha256, name } = engine.modelInfo;
+  return { source, path, sha256, name };
+}
+
+export function recordedHardware(engine: Engine): { gpu: string | false; threads: number } {
+  return { gpu: engine.hardware.gpu, threads: engine.hardware.threads };
 }

@@ -10,7 +10,7 @@ import { projectPath } from "../../util/paths.js";
 import { rougeScores } from "./rouge.js";
 import { halfPowerOfTwoBudget, heldOutRows } from "./split.js";
 import { booksumTables, type BooksumRecord, type BudgetRule } from "./summary.js";
-import { finishRun, openRunFolder, type RunSettings } from "../lifecycle.js";
+import { feedWithProgress, finishRun, openRunFolder, recordedHardware, recordedModel, type RunSettings } from "../lifecycle.js";
 
 /** The declarative part of the task, read from `tasks/booksum.json`. */
 export interface BooksumConfig {
@@ -170,18 +170,7 @@ async function runUnit(engine: Engine, unit: Unit, config: BooksumConfig, runId:
   const stream = await engine.openStream({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.length + config.maxNewTokens });
   try {
     const started = performance.now();
-    const aborted = Symbol("aborted");
-    try {
-      await stream.feed(unit.prompt, {
-        onChunk: (done) => {
-          settings.reporter.progress({ unitTokensDone: done, current: `row ${unit.sample.row} · ${unit.policy.name}` });
-          if (settings.signal.aborted) throw aborted;
-        },
-      });
-    } catch (error) {
-      if (error === aborted) return undefined;
-      throw error;
-    }
+    if (!(await feedWithProgress(stream, unit.prompt, settings, `row ${unit.sample.row} · ${unit.policy.name}`))) return undefined;
     const prefillMs = performance.now() - started;
     const generated = await stream.generate({ maxTokens: config.maxNewTokens });
     const generateMs = performance.now() - started - prefillMs;
@@ -192,7 +181,7 @@ async function runUnit(engine: Engine, unit: Unit, config: BooksumConfig, runId:
       runId,
       row: unit.sample.row,
       policy: { name, sinks, window, cascades, stride: unit.stride, scores: false, budget: unit.budget },
-      model: { source: engine.modelInfo.source, path: engine.modelInfo.path, sha256: engine.modelInfo.sha256, name: engine.modelInfo.name },
+      model: recordedModel(engine),
       promptTokens: unit.prompt.length,
       generatedTokens: generated.length,
       summary,
@@ -201,7 +190,7 @@ async function runUnit(engine: Engine, unit: Unit, config: BooksumConfig, runId:
       cachedTokens: stream.cachedTokens,
       evictedTokens: stream.counters.evicted,
       timings: { prefillMs, generateMs, ...stream.timings },
-      hardware: { gpu: engine.hardware.gpu, threads: engine.hardware.threads },
+      hardware: recordedHardware(engine),
       finishedAt: new Date().toISOString(),
     };
   } finally {

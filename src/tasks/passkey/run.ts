@@ -10,7 +10,7 @@ import { unitKey, type PasskeyRecord } from "./record.js";
 import { passkeyTables } from "./summary.js";
 import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
 import { loadDictionaryWords } from "./words.js";
-import { finishRun, openRunFolder, type RunSettings } from "../lifecycle.js";
+import { feedWithProgress, finishRun, openRunFolder, recordedHardware, recordedModel, type RunSettings } from "../lifecycle.js";
 
 /** What a passkey run is asked to do; stored in `run.json` so that `--resume` repeats it exactly. */
 export interface PasskeyOptions {
@@ -132,18 +132,7 @@ async function runUnit(
   const stream = await engine.openStream({ policy, stride: unit.stride, totalTokens: sample.tokens.length + config.maxNewTokens });
   try {
     const started = performance.now();
-    const aborted = Symbol("aborted");
-    try {
-      await stream.feed(sample.tokens, {
-        onChunk: (done) => {
-          settings.reporter.progress({ unitTokensDone: done, current: `${sample.id} · ${unit.policy.name}` });
-          if (settings.signal.aborted) throw aborted;
-        },
-      });
-    } catch (error) {
-      if (error === aborted) return undefined;
-      throw error;
-    }
+    if (!(await feedWithProgress(stream, sample.tokens, settings, `${sample.id} · ${unit.policy.name}`))) return undefined;
     const prefillMs = performance.now() - started;
     const answerTokens = await stream.generate({ maxTokens: config.maxNewTokens });
     const generateMs = performance.now() - started - prefillMs;
@@ -159,7 +148,7 @@ async function runUnit(
       seed: options.seed,
       filler: options.filler,
       policy: { name: unit.policy.name, sinks, window, cascades, stride: unit.stride, scores: false },
-      model: { source: engine.modelInfo.source, path: engine.modelInfo.path, sha256: engine.modelInfo.sha256, name: engine.modelInfo.name },
+      model: recordedModel(engine),
       promptTokens: sample.tokens.length,
       keyPosition: sample.keyPosition,
       depth: sample.depth,
@@ -170,7 +159,7 @@ async function runUnit(
       evictedTokens: stream.counters.evicted,
       timings: { prefillMs, generateMs, ...stream.timings },
       prefillTokensPerSecond: sample.tokens.length / (prefillMs / 1000),
-      hardware: { gpu: engine.hardware.gpu, threads: engine.hardware.threads },
+      hardware: recordedHardware(engine),
       finishedAt: new Date().toISOString(),
     };
   } finally {

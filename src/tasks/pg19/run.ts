@@ -1,12 +1,11 @@
 import { Engine } from "../../engine/engine.js";
-import type { PolicyStream } from "../../engine/stream.js";
 import { UsageError } from "../../errors.js";
 import { createPolicy } from "../../policies/index.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
 import type { RunFolder } from "../../results/run-folder.js";
 import type { DocumentRecord } from "../../datasets/local.js";
 import { curveSvg, pg19Tables, sparklines, type Pg19Record } from "./summary.js";
-import { finishRun, openRunFolder, type RunSettings } from "../lifecycle.js";
+import { feedWithProgress, finishRun, openRunFolder, recordedHardware, recordedModel, type RunSettings } from "../lifecycle.js";
 
 export type Chunking = "stream" | "llama-perplexity";
 
@@ -127,44 +126,31 @@ async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options
     }
   };
   const started = performance.now();
-  const aborted = Symbol("aborted");
   const current = `${book.document.id} · ${policy.name}`;
-  const feed = async (stream: PolicyStream, tokens: number[], before: number) => {
-    const result = await stream.feed(tokens, {
-      logProbabilities: true,
-      onChunk: (done) => {
-        settings.reporter.progress({ unitTokensDone: before + done, current });
-        if (settings.signal.aborted) throw aborted;
-      },
-    });
-    for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] += stream.timings[key];
-    return result.logProbabilities;
-  };
-  try {
-    if (options.chunking === "stream") {
-      const stream = await engine.openStream({ policy: createPolicy(policy), stride: options.stride, totalTokens: book.tokens.length });
-      try {
-        score(await feed(stream, book.tokens, 0), 0, 0);
-      } finally {
-        await engine.closeStream(stream);
-      }
-    } else {
-      // As llama-perplexity: chunks of n_ctx from the book's tokens, the first token of each replaced by BOS, a
-      // fresh cache each, and only the predictions of the second half scored.
-      const bos = book.tokens[0]!;
-      for (let start = 0; start + options.ctx <= book.tokens.length; start += options.ctx) {
-        const chunk = [bos, ...book.tokens.slice(start + 1, start + options.ctx)];
-        const stream = await engine.openStream({ policy: createPolicy(policy), stride: options.ctx, totalTokens: options.ctx });
-        try {
-          score(await feed(stream, chunk, start), start, options.ctx / 2);
-        } finally {
-          await engine.closeStream(stream);
-        }
-      }
+  /** Log-probabilities of one fed run of tokens on a fresh stream; undefined when interrupted. */
+  const feed = async (tokens: number[], stride: number, before: number) => {
+    const stream = await engine.openStream({ policy: createPolicy(policy), stride, totalTokens: tokens.length });
+    try {
+      const result = await feedWithProgress(stream, tokens, settings, current, { logProbabilities: true, before });
+      for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] += stream.timings[key];
+      return result?.logProbabilities;
+    } finally {
+      await engine.closeStream(stream);
     }
-  } catch (error) {
-    if (error === aborted) return undefined;
-    throw error;
+  };
+  if (options.chunking === "stream") {
+    const logProbabilities = await feed(book.tokens, options.stride, 0);
+    if (!logProbabilities) return undefined;
+    score(logProbabilities, 0, 0);
+  } else {
+    // As llama-perplexity: chunks of n_ctx from the book's tokens, the first token of each replaced by BOS, a
+    // fresh cache each, and only the predictions of the second half scored.
+    const bos = book.tokens[0]!;
+    for (let start = 0; start + options.ctx <= book.tokens.length; start += options.ctx) {
+      const logProbabilities = await feed([bos, ...book.tokens.slice(start + 1, start + options.ctx)], options.ctx, start);
+      if (!logProbabilities) return undefined;
+      score(logProbabilities, start, options.ctx / 2);
+    }
   }
   const totalMs = performance.now() - started;
   const { sinks, window, cascades } = policy;
@@ -175,14 +161,14 @@ async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options
     title: book.document.title,
     chunking: options.chunking,
     policy: { name: policy.name, sinks, window, cascades, stride: options.chunking === "stream" ? options.stride : options.ctx, scores: false },
-    model: { source: engine.modelInfo.source, path: engine.modelInfo.path, sha256: engine.modelInfo.sha256, name: engine.modelInfo.name },
+    model: recordedModel(engine),
     tokens: book.tokens.length,
     predicted,
     nll,
     curve,
     timings: { totalMs, ...timings },
     tokensPerSecond: book.tokens.length / (totalMs / 1000),
-    hardware: { gpu: engine.hardware.gpu, threads: engine.hardware.threads },
+    hardware: recordedHardware(engine),
     finishedAt: new Date().toISOString(),
   };
 }
