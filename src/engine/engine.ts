@@ -28,12 +28,17 @@ export interface StreamRequest {
   totalTokens: number;
 }
 
-/** Contexts kept for reuse: a run alternates between a few cache sizes, and allocating a KV cache is slow. */
-const CONTEXTS_KEPT = 2;
+/**
+ * Idle contexts kept for reuse beyond the ones in use: a run alternates between a few cache sizes, and allocating a
+ * KV cache is slow. Streams open at the same time each get their own context.
+ */
+const IDLE_CONTEXTS_KEPT = 2;
 
 /** The only code that talks to node-llama-cpp: loads the model and hands out policy-driven token streams. */
 export class Engine {
-  private readonly contexts = new Map<number, LlamaContext>();
+  /** Contexts no stream uses, least recently used first. */
+  private readonly idle: LlamaContext[] = [];
+  private readonly inUse = new Set<LlamaContext>();
 
   private constructor(
     private readonly llama: Llama,
@@ -63,6 +68,11 @@ export class Engine {
 
   detokenize(tokens: readonly number[]): string {
     return this.model.detokenize(tokens as readonly Token[]);
+  }
+
+  /** The text of tokens without the special ones (BOS, EOS, control tokens), as transformers' skip_special_tokens decodes. */
+  detokenizeText(tokens: readonly number[]): string {
+    return this.model.detokenize((tokens as readonly Token[]).filter((token) => !this.model.isSpecialToken(token)));
   }
 
   /** The model's native object, for prompt builders that need its chat template (read-only use). */
@@ -111,21 +121,24 @@ export class Engine {
 
   /** Gives a stream's sequence back so its context can serve the next stream. */
   async closeStream(stream: PolicyStream): Promise<void> {
+    const context = stream.context;
     await stream.dispose();
+    this.inUse.delete(context);
+    this.idle.push(context);
+    while (this.idle.length > IDLE_CONTEXTS_KEPT) await this.idle.shift()!.dispose();
   }
 
+  /** An idle context of exactly `size` cells (so that results never depend on what ran before), or a new one. */
   private async contextOfSize(size: number, stride: number): Promise<LlamaContext> {
-    const existing = this.contexts.get(size);
-    if (existing) {
-      this.contexts.delete(size);
-      this.contexts.set(size, existing);
-      return existing;
-    }
-    while (this.contexts.size >= CONTEXTS_KEPT) {
-      const [oldestSize, oldest] = this.contexts.entries().next().value as [number, LlamaContext];
-      this.contexts.delete(oldestSize);
-      await oldest.dispose();
-    }
+    const index = this.idle.findIndex((context) => context.contextSize === size);
+    const context = index >= 0 ? this.idle.splice(index, 1)[0]! : await this.createContext(size, stride);
+    this.inUse.add(context);
+    return context;
+  }
+
+  private async createContext(size: number, stride: number): Promise<LlamaContext> {
+    // Room first: the least recently used idle contexts go before a new KV cache is allocated.
+    while (this.idle.length > 0 && this.idle.length + this.inUse.size >= IDLE_CONTEXTS_KEPT) await this.idle.shift()!.dispose();
     try {
       const context = await this.model.createContext({
         contextSize: size,
@@ -136,7 +149,6 @@ export class Engine {
         // llama.cpp's CPU flash-attention path measured 4× slower here; on a GPU it is the fast one.
         flashAttention: this.hardware.gpu !== false,
       });
-      this.contexts.set(size, context);
       return context;
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
@@ -146,8 +158,9 @@ export class Engine {
   }
 
   async close(): Promise<void> {
-    for (const context of this.contexts.values()) await context.dispose();
-    this.contexts.clear();
+    for (const context of [...this.idle, ...this.inUse]) await context.dispose();
+    this.idle.length = 0;
+    this.inUse.clear();
     await this.model.dispose();
     await this.llama.dispose();
   }

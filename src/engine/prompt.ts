@@ -75,3 +75,14 @@ function splitAtMarker(text: LlamaText): [LlamaText, LlamaText] {
   const [head, tail] = (values[index] as string).split(BODY_MARKER) as [string, string];
   return [LlamaText([...values.slice(0, index), head]), LlamaText([tail, ...values.slice(index + 1)])];
 }
+
+/**
+ * One user turn and the start of the model's answer in the model's chat template, as tokens (BOS included where
+ * the template has it); undefined for a model without a chat template.
+ */
+export function chatTurnTokens(model: LlamaModel, user: string): { tokens: Token[]; format: string } | undefined {
+  if (typeof model.fileInfo.metadata.tokenizer?.chat_template !== "string") return undefined;
+  const wrapper = resolveChatWrapper(model);
+  const { contextText } = wrapper.generateContextState({ chatHistory: [{ type: "user", text: user }, { type: "model", response: [] }] });
+  return { tokens: contextText.tokenize(model.tokenizer), format: wrapper.wrapperName };
+}

@@ -1,4 +1,4 @@
-import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { CachePolicy } from "../policies/policy.js";
 
 /** Where the time of a stream went, in milliseconds. */
@@ -24,6 +24,8 @@ export interface FeedOptions {
   logProbabilities?: boolean;
   /** Called after each chunk with the number of tokens of this feed done so far. */
   onChunk?: (done: number, total: number) => void;
+  /** Tokens the first generated token may not be (transformers' min_length: end-of-text held back one step). */
+  neverNext?: readonly number[];
 }
 
 export interface FeedResult {
@@ -33,8 +35,8 @@ export interface FeedResult {
 
 export interface GenerateOptions {
   maxTokens: number;
-  /** Stop after a token whose text contains one of these strings (the token is kept). */
-  stopStrings?: readonly string[];
+  /** Stop after one of these tokens (the token is kept), as transformers' extra eos_token_id values do. */
+  stopTokens?: readonly number[];
 }
 
 /** Raised when node-llama-cpp would evict on its own: that would silently change what the policy measures. */
@@ -65,6 +67,11 @@ export class PolicyStream {
     return this.sequence.nextTokenIndex;
   }
 
+  /** The context whose KV cache this stream's sequence lives in. */
+  get context(): LlamaContext {
+    return this.sequence.context;
+  }
+
   /** The token ids the KV cache holds now, in cache order. */
   cachedTokenIds(): number[] {
     return [...this.sequence.contextTokens];
@@ -81,7 +88,7 @@ export class PolicyStream {
       const input: ControlledEvaluateInputItem[] = [];
       for (let index = start; index < end; index++) {
         const token = tokens[index]! as Token;
-        if (index === tokens.length - 1) input.push([token, { generateNext: { token: true } }]);
+        if (index === tokens.length - 1) input.push([token, { generateNext: { token: true, options: this.nextOptions(options.neverNext) } }]);
         else if (options.logProbabilities)
           // The greedy choice is the max logit; node-llama-cpp's own `includeMax` adds the max only when it
           // is already in the filter (3.22.1), so the selected token stands in for it.
@@ -108,14 +115,18 @@ export class PolicyStream {
     while (generated.length < options.maxTokens && this.nextToken !== null && !this.model.isEogToken(this.nextToken)) {
       const token = this.nextToken;
       generated.push(token);
-      const text = this.model.detokenize([token]);
-      if (options.stopStrings?.some((stop) => text.includes(stop))) break;
+      if (options.stopTokens?.includes(token)) break;
       if (generated.length === options.maxTokens) break;
       const [output] = await this.evaluateChunk([[token, { generateNext: { token: true } }]]);
       this.nextToken = output?.next.token ?? null;
       await this.applyPolicy(1);
     }
     return generated;
+  }
+
+  private nextOptions(never: readonly number[] | undefined) {
+    if (never === undefined || never.length === 0) return undefined;
+    return { tokenBias: new TokenBias(this.model.tokenizer).set(never as Token[], "never") };
   }
 
   private async evaluateChunk(input: ControlledEvaluateInputItem[]) {

@@ -71,14 +71,17 @@ export async function feedWithProgress(
   tokens: readonly number[],
   settings: RunSettings,
   current: string,
-  options: { logProbabilities?: boolean; before?: number } = {},
+  options: { logProbabilities?: boolean; before?: number; neverNext?: readonly number[]; onProgress?: (done: number) => void } = {},
 ): Promise<FeedResult | undefined> {
   const aborted = Symbol("aborted");
   try {
     return await stream.feed(tokens, {
       logProbabilities: options.logProbabilities,
+      neverNext: options.neverNext,
       onChunk: (done) => {
-        settings.reporter.progress({ unitTokensDone: (options.before ?? 0) + done, current });
+        // Streams run side by side report to their runner, which sums them for the reporter.
+        if (options.onProgress) options.onProgress((options.before ?? 0) + done);
+        else settings.reporter.progress({ unitTokensDone: (options.before ?? 0) + done, current });
         if (settings.signal.aborted) throw aborted;
       },
     });

@@ -93,6 +93,24 @@ test("greedy generation runs under the policy: one token per chunk, the cache st
   await engine.closeStream(stream);
 });
 
+test("neverNext keeps tokens from being the first generated one; stopTokens ends generation after such a token", async () => {
+  const tokens = engine.tokenize(story.repeat(2), true);
+  const policy = createPolicy({ name: "full", sinks: 0, window: 0, cascades: 1 });
+  const greedy = async (neverNext?: number[], stopTokens?: number[]) => {
+    const stream = await engine.openStream({ policy, stride: 64, totalTokens: tokens.length + 20 });
+    await stream.feed(tokens, { neverNext });
+    const generated = await stream.generate({ maxTokens: 20, stopTokens });
+    await engine.closeStream(stream);
+    return generated;
+  };
+  const free = await greedy();
+  assert.equal(free.length, 20);
+  const banned = await greedy([free[0]!]);
+  assert.notEqual(banned[0], free[0], "the greedy first token is excluded");
+  const stopped = await greedy(undefined, [free[3]!]);
+  assert.deepEqual(stopped, free.slice(0, free.indexOf(free[3]!) + 1), "kept up to and including the stop token");
+});
+
 test("a chunk that would make node-llama-cpp shift the context fails loudly instead", async () => {
   const policy = createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 });
   const stream = await engine.openStream({ policy, stride: 64, totalTokens: 100 });
