@@ -1,15 +1,89 @@
+import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
+import { DEFAULT_MODEL } from "../config.js";
+import { UsageError } from "../errors.js";
+import { parsePolicyNames } from "../policies/index.js";
 import { render } from "../printers/index.js";
 import { OUTPUT_FORMATS, type OutputFormat, type Table } from "../printers/table.js";
-import { LENGTH_BUCKETS, loadLongBenchDatasets, scoreFolder } from "../tasks/longbench/score.js";
-import { writeFileAtomic } from "../util/files.js";
-import { oneLineErrors } from "./common.js";
-import { parseChoice } from "./parse.js";
+import { loadLongBenchConfig, loadLongBenchDatasets, parseDatasetList, type LongBenchConfig } from "../tasks/longbench/config.js";
+import { datasetOfFile } from "../tasks/longbench/data.js";
+import { longBenchETables, longBenchTables, type LongBenchRecord } from "../tasks/longbench/record.js";
+import { RunFolder } from "../results/run-folder.js";
+import { runLongBench, type LongBenchOptions } from "../tasks/longbench/run.js";
+import { LENGTH_BUCKETS, writeResultJson } from "../tasks/longbench/score.js";
+import { commonOptions, interruptController, oneLineErrors, resumeRun, runSettings, type CommonFlags } from "./common.js";
+import { parseChoice, parseCount } from "./parse.js";
 
-/** `longbench score`: the official eval.py over a folder of prediction files (generation comes with issue 5's run). */
+/** The task's options as flags: the source as --data, lists as text, the model common. */
+type LongBenchFlags = CommonFlags &
+  Omit<LongBenchOptions, "source" | "datasets" | "policies" | "model" | "e"> & { data?: string; datasetsDir?: string; datasets?: string; policy: string; e?: boolean; resume?: string };
+
+/** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
+const TASK_FLAGS = ["data", "datasets", "e", "samples", "policy", "sinks", "window", "stride", "cascades", "maxLength", "parallel", "model"];
+
+/** `longbench`: generation and scoring under each policy; `longbench score`: the official eval.py over a folder. */
 export function longbenchCommand(): Command {
-  return new Command("longbench").description("LongBench v1 (PROTOCOLS §4)").addCommand(oneLineErrors(scoreCommand()));
+  const config = loadLongBenchConfig();
+  const command = new Command("longbench")
+    .description("LongBench v1 (PROTOCOLS §4): the official prompts, middle truncation and metrics, greedy answers under each cache policy")
+    .option("--datasets <list>", "datasets, or the groups all, paper (the six the Cascading KV Cache paper reports), e (LongBench-E's 13) (default: all; e with --e; a --data file's own)")
+    .option("--e", "LongBench-E: the DATASET_e files, scored per length bucket (0-4k, 4-8k, 8k+)")
+    .option("--data <path>", "local data: data.zip, a folder of DATASET.jsonl[.xz|.zst] files, or one such file (default: the hub's THUDM/LongBench, once fetched)")
+    .option("--datasets-dir <dir>", "dataset cache (default: $CASCADE_EVAL_DATASETS or datasets/)")
+    .option("--samples <n>", "only the first N items of each dataset", parseCount("--samples", 1))
+    .option("--policy <list>", "cache policies, run side by side on the same prompts", "full,sink-window,cascading")
+    .option("--sinks <n>", "attention sinks (part of the budget)", parseCount("--sinks", 1), config.defaults.sinks)
+    .option("--window <n>", "fixed window after the sinks (default: the paper's budget min(2^floor(log2(n/4)), max length) per prompt, sinks included)", parseCount("--window", 1))
+    .option("--stride <n>", `prefill chunk size (default: min(${config.defaults.stride}, window/2))`, parseCount("--stride", 1))
+    .option("--cascades <n>", "sub-caches of the cascading policy (1 equals sink-window)", parseCount("--cascades", 1), config.defaults.cascades)
+    .option("--max-length <n>", `prompt budget in tokens, pred.py's max_length (default: the model's context in nominal thousands less ${config.defaults.generationReserve}, e.g. 8192 → 7500)`, parseCount("--max-length", 2))
+    .option("--parallel <n>", "items evaluated at once, each in its own context (memory permitting)", parseCount("--parallel", 1), 1)
+    .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished items");
+  commonOptions(command).action(async (flags: LongBenchFlags) => {
+    const resumed = typeof flags.resume === "string" ? resumeRun<LongBenchOptions>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;
+    const options = resumed?.options ?? longBenchOptions(flags, config);
+    const controller = interruptController();
+    await runLongBench(options, runSettings(flags, controller.signal), { datasetsDir: flags.datasetsDir }, resumed?.folder);
+    if (controller.signal.aborted) process.exitCode = 130;
+  });
+  return command.addCommand(oneLineErrors(scoreCommand()));
+}
+
+/** A saved run's tables, rebuilt from its records and the datasets its run.json names. */
+export function longBenchRunTables(folder: RunFolder): Table[] {
+  const { options, maxLength } = folder.manifest<{ options: LongBenchOptions; maxLength: number }>();
+  const tables = options.e ? longBenchETables : longBenchTables;
+  return tables(folder.id, folder.records<LongBenchRecord>(), options.datasets, loadLongBenchConfig(), [`max length ${maxLength} tokens`]);
+}
+
+/** The run's options from the flags: a --data file names its own dataset; --e keeps to the datasets LongBench-E has. */
+function longBenchOptions(flags: LongBenchFlags, config: LongBenchConfig): LongBenchOptions {
+  const e = flags.e === true;
+  const source = flags.data !== undefined ? resolve(flags.data) : "longbench";
+  const singleFile = flags.data !== undefined && existsSync(source) && statSync(source).isFile() && !source.endsWith(".zip");
+  let datasets: string[];
+  if (singleFile) {
+    const own = datasetOfFile(source);
+    datasets = flags.datasets !== undefined ? parseDatasetList(flags.datasets, config) : Object.hasOwn(config.datasets, own.dataset) ? [own.dataset] : [];
+    if (datasets.length !== 1) throw new UsageError(`--data ${flags.data} is one file: name its dataset with --datasets (one of ${Object.keys(config.datasets).join(", ")})`);
+  } else datasets = parseDatasetList(flags.datasets ?? (e ? "e" : "all"), config);
+  const withoutE = datasets.filter((dataset) => !config.datasets[dataset]!.e);
+  if (e && withoutE.length > 0) throw new UsageError(`--e: LongBench-E has no ${withoutE.join(", ")}`);
+  return {
+    source,
+    datasets,
+    e,
+    samples: flags.samples,
+    policies: parsePolicyNames(flags.policy),
+    sinks: flags.sinks,
+    window: flags.window,
+    stride: flags.stride,
+    cascades: flags.cascades,
+    maxLength: flags.maxLength,
+    parallel: flags.parallel,
+    model: flags.model ?? DEFAULT_MODEL,
+  };
 }
 
 function scoreCommand(): Command {
@@ -19,9 +93,8 @@ function scoreCommand(): Command {
     .option("--e", "LongBench-E: scores per length bucket (0-4k, 4-8k, 8k+)")
     .addOption(new Option("--format <format>", "table format: terminal, markdown, csv or json").default("terminal").argParser(parseChoice("--format", OUTPUT_FORMATS)))
     .action((folder: string, flags: { e?: boolean; format: OutputFormat }) => {
-      const scores = scoreFolder(resolve(folder), flags.e === true);
+      const scores = writeResultJson(resolve(folder), flags.e === true);
       const path = join(resolve(folder), "result.json");
-      writeFileAtomic(path, resultJson(scores));
       process.stdout.write(render([scoreTable(scores, flags.e === true)], flags.format));
       process.stderr.write(`wrote ${path}\n`);
     });
@@ -39,12 +112,4 @@ function scoreTable(scores: Record<string, number | Record<string, number>>, byL
     }),
     decimals: [undefined, undefined, 2, 2, 2],
   };
-}
-
-/** As eval.py's json.dump(scores, f, ensure_ascii=False, indent=4) writes it: floats keep ".0", NaN stays NaN. */
-export function resultJson(scores: Record<string, number | Record<string, number>>, depth = 1): string {
-  const pad = " ".repeat(4 * depth);
-  const float = (value: number) => (Number.isNaN(value) ? "NaN" : Number.isInteger(value) ? value.toFixed(1) : String(value));
-  const entries = Object.entries(scores).map(([key, value]) => `${pad}${JSON.stringify(key)}: ${typeof value === "number" ? float(value) : resultJson(value, depth + 1)}`);
-  return `{\n${entries.join(",\n")}\n${" ".repeat(4 * (depth - 1))}}`;
 }

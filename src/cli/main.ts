@@ -15,7 +15,7 @@ import { pg19Tables, type Pg19Record } from "../tasks/pg19/summary.js";
 import { booksumTables, type BooksumRecord } from "../tasks/booksum/summary.js";
 import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
-import { longbenchCommand } from "./longbench.js";
+import { longbenchCommand, longBenchRunTables } from "./longbench.js";
 import { pg19Command } from "./pg19.js";
 import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
 
@@ -69,12 +69,14 @@ function tableCommand(): Command {
       const loaded = runs.map((run) => RunFolder.open(run, flags.results));
       const records = loaded.map((folder) => {
         const task = folder.manifest<{ task?: string }>().task;
-        if (task !== "passkey" && task !== "pg19" && task !== "booksum") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
+        if (task !== "passkey" && task !== "pg19" && task !== "booksum" && task !== "longbench") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
         return { task, folder };
       });
       const tasks = new Set(records.map((run) => run.task));
       if (tasks.size > 1) throw new UsageError(`runs of different tasks (${[...tasks].join(", ")}) cannot share a table`);
-      const tables = tasks.has("booksum")
+      const tables = tasks.has("longbench")
+        ? records.flatMap(({ folder }) => longBenchRunTables(folder))
+        : tasks.has("booksum")
         ? records.flatMap(({ folder }) => booksumTables(folder.id, folder.records<BooksumRecord>()))
         : tasks.has("pg19")
         ? pg19Tables(records.map(({ folder }) => ({ runId: folder.id, records: folder.records<Pg19Record>(), skipped: folder.manifest<{ skipped?: string[] }>().skipped })))

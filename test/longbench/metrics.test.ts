@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
 import { jiebaCut, METRICS, normalizeAnswer, normalizeZhAnswer } from "../../src/tasks/longbench/metrics.js";
-import { numpyPairwiseSum, numpyRound2, pythonRound, scoreDataset, type DatasetConfig } from "../../src/tasks/longbench/score.js";
+import { numpyPairwiseSum, numpyRound2, pythonRound, scoreDataset, type ScoringConfig } from "../../src/tasks/longbench/score.js";
 import { projectPath } from "../../src/util/paths.js";
 
 const NONE: string[] = [];
@@ -66,7 +66,7 @@ test("code_sim: the first line without `, # or //, fuzz.ratio / 100", () => {
 });
 
 test("a dataset: first-line rule where the config says so, max over answers, round(100·mean, 2)", () => {
-  const trec: DatasetConfig = { metric: "classification", language: "en", maxNewTokens: 64, chat: false, firstLine: true };
+  const trec: ScoringConfig = { metric: "classification", firstLine: true };
   const classes = ["Location", "Person"];
   const records = [
     { pred: "\n\nLocation\nPerson", answers: ["Location"], all_classes: classes }, // first line only: 1

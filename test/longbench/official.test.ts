@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { loadLongBenchDatasets, scoreFolder } from "../../src/tasks/longbench/score.js";
+import { defaultMaxLength, loadLongBenchConfig, loadLongBenchDatasets } from "../../src/tasks/longbench/config.js";
+import { scoreFolder } from "../../src/tasks/longbench/score.js";
 import { cli, explain } from "../cli/helpers.js";
 
 const ARCHIVE = "../shared/data/longbench-scoring/predictions.tar.xz";
@@ -67,4 +68,23 @@ test("tasks/longbench/datasets.json: the 21 datasets in official order, with the
   for (const [dataset, tokens] of Object.entries(official)) assert.equal(ours[dataset]!.maxNewTokens, tokens, dataset);
   const raw = Object.keys(ours).filter((dataset) => !ours[dataset]!.chat);
   assert.deepEqual(raw, ["trec", "triviaqa", "samsum", "lsht", "lcc", "repobench-p"], "PROTOCOLS §4: no chat template for these six");
+});
+
+test("tasks/longbench/datasets.json: the prompt templates are the official dataset2prompt.json, character for character", () => {
+  const official = JSON.parse(readFileSync("../shared/data/longbench/dataset2prompt.json", "utf8")) as Record<string, string>;
+  const ours = loadLongBenchDatasets();
+  assert.deepEqual(Object.keys(ours), Object.keys(official));
+  for (const [dataset, prompt] of Object.entries(official)) assert.equal(ours[dataset]!.prompt, prompt, dataset);
+});
+
+test("the default max length (trained context - generationReserve) is the rule behind every entry of model2maxlen.json", () => {
+  const official = JSON.parse(readFileSync("../shared/data/longbench/model2maxlen.json", "utf8")) as Record<string, number>;
+  const trained: Record<string, number> = { "4k": 4096, "8k": 8192, "16k": 16384, "32k": 32768, "chatglm2-6b": 32768 };
+  const { generationReserve } = loadLongBenchConfig().defaults;
+  for (const [model, maxLength] of Object.entries(official)) {
+    const size = Object.keys(trained).find((suffix) => model.endsWith(suffix))!;
+    assert.ok(size, model);
+    assert.equal(defaultMaxLength(trained[size]!), maxLength, model);
+  }
+  assert.equal(generationReserve, 500);
 });

@@ -2,20 +2,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../errors.js";
-import { projectPath } from "../../util/paths.js";
-import { METRICS, type MetricName } from "./metrics.js";
+import { writeFileAtomic } from "../../util/files.js";
+import { loadLongBenchDatasets, type DatasetConfig } from "./config.js";
+import { METRICS } from "./metrics.js";
 
-export interface DatasetConfig {
-  metric: MetricName;
-  language: "en" | "zh" | "code";
-  maxNewTokens: number;
-  chat: boolean;
-  firstLine: boolean;
-}
-
-export function loadLongBenchDatasets(): Record<string, DatasetConfig> {
-  return (JSON.parse(readFileSync(projectPath("tasks", "longbench", "datasets.json"), "utf8")) as { datasets: Record<string, DatasetConfig> }).datasets;
-}
+/** What scoring needs of a dataset's configuration. */
+export type ScoringConfig = Pick<DatasetConfig, "metric" | "firstLine">;
 
 /** One line of an official prediction file. */
 export interface PredictionRecord {
@@ -48,7 +40,7 @@ export function pythonRound(x: number, digits: number): number {
 }
 
 /** Each item's score as eval.py computes it: first-line rule, then the max over the item's answers. */
-export function itemScores(records: readonly PredictionRecord[], config: DatasetConfig): number[] {
+export function itemScores(records: readonly PredictionRecord[], config: ScoringConfig): number[] {
   const metric = METRICS[config.metric];
   // eval.py keeps the all_classes of the file's last line for every item.
   const allClasses = records.at(-1)?.all_classes ?? [];
@@ -61,7 +53,7 @@ export function itemScores(records: readonly PredictionRecord[], config: Dataset
 }
 
 /** eval.py's scorer(): round(100 · Σ / n, 2), the sum taken in file order. */
-export function scoreDataset(dataset: string, records: readonly PredictionRecord[], config: DatasetConfig): number {
+export function scoreDataset(dataset: string, records: readonly PredictionRecord[], config: ScoringConfig): number {
   if (records.length === 0) throw new UsageError(`${dataset}: no predictions`);
   let total = 0;
   for (const score of itemScores(records, config)) total += score;
@@ -71,7 +63,7 @@ export function scoreDataset(dataset: string, records: readonly PredictionRecord
 export const LENGTH_BUCKETS = ["0-4k", "4-8k", "8k+"] as const;
 
 /** eval.py's scorer_e() for LongBench-E: per length bucket round(100 · np.mean(scores), 2); NaN for an empty bucket. */
-export function scoreDatasetByLength(dataset: string, records: readonly PredictionRecord[], config: DatasetConfig): Record<(typeof LENGTH_BUCKETS)[number], number> {
+export function scoreDatasetByLength(dataset: string, records: readonly PredictionRecord[], config: ScoringConfig): Record<(typeof LENGTH_BUCKETS)[number], number> {
   const buckets: Record<(typeof LENGTH_BUCKETS)[number], number[]> = { "0-4k": [], "4-8k": [], "8k+": [] };
   const scores = itemScores(records, config);
   records.forEach((record, index) => {
@@ -150,4 +142,19 @@ function readPredictions(path: string): PredictionRecord[] {
         throw new UsageError(`${path}, line ${index + 1}: expected {"pred": string, "answers": [...], "all_classes": ...}`);
       return record;
     });
+}
+
+/** As eval.py's json.dump(scores, f, ensure_ascii=False, indent=4) writes it: floats keep ".0", NaN stays NaN. */
+export function resultJson(scores: Record<string, number | Record<string, number>>, depth = 1): string {
+  const pad = " ".repeat(4 * depth);
+  const float = (value: number) => (Number.isNaN(value) ? "NaN" : Number.isInteger(value) ? value.toFixed(1) : String(value));
+  const entries = Object.entries(scores).map(([key, value]) => `${pad}${JSON.stringify(key)}: ${typeof value === "number" ? float(value) : resultJson(value, depth + 1)}`);
+  return `{\n${entries.join(",\n")}\n${" ".repeat(4 * (depth - 1))}}`;
+}
+
+/** eval.py on a folder: its prediction files scored, result.json written beside them (atomically); the scores. */
+export function writeResultJson(folder: string, byLength = false): Record<string, number | Record<string, number>> {
+  const scores = scoreFolder(folder, byLength);
+  writeFileAtomic(join(folder, "result.json"), resultJson(scores));
+  return scores;
 }

@@ -1,0 +1,151 @@
+/**
+ * `cascade-eval longbench` end to end on the default model: the shared official multi_news file, official-format
+ * predictions scored as `longbench score` scores them, truncation, items side by side, samsum's newline stop,
+ * the hub's data.zip (from a stand-in on 127.0.0.1) with LongBench-E, and one-line errors.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { strToU8, zipSync } from "fflate";
+
+import { readDocuments } from "../../src/datasets/local.js";
+import { DATASETS } from "../../src/datasets/registry.js";
+import type { LongBenchRecord } from "../../src/tasks/longbench/record.js";
+import { HubServer, resolvePath, sha256 } from "../datasets/hub-server.js";
+import { assertSucceeded, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder } from "./helpers.js";
+
+const MULTI_NEWS = "../shared/data/longbench/multi_news.jsonl.xz";
+const OFFICIAL_KEYS = ["pred", "answers", "all_classes", "length"];
+
+let hub: HubServer;
+let source: Record<string, unknown>[];
+const savedEndpoint = process.env.HF_ENDPOINT;
+
+before(async () => {
+  source = (await readDocuments(MULTI_NEWS, { textField: "context" })).slice(0, 3).map((document) => document.fields);
+  hub = await HubServer.start();
+  process.env.HF_ENDPOINT = hub.endpoint;
+});
+
+after(async () => {
+  if (savedEndpoint === undefined) delete process.env.HF_ENDPOINT;
+  else process.env.HF_ENDPOINT = savedEndpoint;
+  await hub.close();
+  removeTemporaryFolders();
+});
+
+const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+const records = (run: string) => lines(join(run, "samples.jsonl")) as unknown as LongBenchRecord[];
+
+async function longbench(args: readonly string[]): Promise<{ run: string; stdout: string }> {
+  const results = tempFolder();
+  const result = await cli(["longbench", ...args, "--results", results, ...QUIET]);
+  assertSucceeded(result);
+  return { run: onlyRunFolder(results), stdout: result.stdout };
+}
+
+test("multi_news: official-format predictions per policy, result.json as `longbench score` writes it, the table from them", async () => {
+  const { run, stdout } = await longbench(["--data", MULTI_NEWS, "--samples", "2", "--policy", "full,sink-window", "--format", "json"]);
+  const table = JSON.parse(stdout) as { rows: Record<string, unknown>[] }[];
+  for (const policy of ["full", "sink-window"]) {
+    const folder = join(run, "pred", policy);
+    const predictions = lines(join(folder, "multi_news.jsonl"));
+    assert.equal(predictions.length, 2);
+    predictions.forEach((prediction, index) => {
+      assert.deepEqual(Object.keys(prediction), OFFICIAL_KEYS);
+      for (const key of ["answers", "all_classes", "length"]) assert.deepEqual(prediction[key], source[index]![key], `${policy} item ${index}: ${key}`);
+    });
+    const written = readFileSync(join(folder, "result.json"), "utf8");
+    const rescored = await cli(["longbench", "score", folder]);
+    assertSucceeded(rescored);
+    assert.equal(readFileSync(join(folder, "result.json"), "utf8"), written, "the run's result.json is the scorer's");
+    const multiNews = table[0]!.rows.find((row) => row.dataset === "multi_news")!;
+    assert.equal(multiNews[policy], (JSON.parse(written) as Record<string, number>).multi_news);
+  }
+  for (const record of records(run)) {
+    assert.equal(record.truncatedFrom, null);
+    const { name, sinks, window } = record.policy;
+    if (name === "sink-window") assert.equal(sinks + window, 2 ** Math.floor(Math.log2(record.promptTokens / 4)), "the paper's budget, sinks included");
+    else assert.equal(window, 0);
+    assert.ok(record.generatedTokens <= 512);
+  }
+  const rebuilt = await cli(["table", run, "--format", "json"]);
+  assertSucceeded(rebuilt);
+  assert.deepEqual((JSON.parse(rebuilt.stdout) as { rows: unknown[] }[])[0]!.rows, table[0]!.rows);
+});
+
+test("--max-length truncates in the middle; two items at once give the very predictions of one at a time", async () => {
+  const args = ["--data", MULTI_NEWS, "--samples", "2", "--policy", "full,cascading", "--max-length", "1000"];
+  const one = await longbench([...args, "--parallel", "1"]);
+  const two = await longbench([...args, "--parallel", "2"]);
+  for (const policy of ["full", "cascading"]) {
+    const file = join("pred", policy, "multi_news.jsonl");
+    assert.equal(readFileSync(join(two.run, file), "utf8"), readFileSync(join(one.run, file), "utf8"), policy);
+  }
+  for (const record of records(two.run)) {
+    assert.ok(record.truncatedFrom! > 1000, `truncated from ${record.truncatedFrom}`);
+    assert.ok(Math.abs(record.promptTokens - 1000) <= 3, `${record.promptTokens} prompt tokens`);
+  }
+});
+
+test("samsum stops at the first newline and never starts with one", async () => {
+  const folder = tempFolder();
+  const rows = source.map((row) => ({ ...row, context: `Dialogue: ${(row.context as string).slice(0, 2000)}\nSummary: A summary.\n\n`, input: "Dialogue: Anna: hi\nBen: hello" }));
+  writeFileSync(join(folder, "samsum.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
+  const { run } = await longbench(["--data", join(folder, "samsum.jsonl"), "--policy", "full"]);
+  for (const record of records(run)) {
+    assert.equal(record.dataset, "samsum");
+    assert.ok(!record.pred.startsWith("\n"), JSON.stringify(record.pred));
+    assert.equal(record.pred.slice(0, -1).includes("\n"), false, JSON.stringify(record.pred));
+    assert.ok(record.generatedTokens <= 128);
+  }
+});
+
+test("the hub's data.zip: fetched once, then read per dataset; --e reads DATASET_e and scores by length bucket", async () => {
+  const jsonl = (rows: Record<string, unknown>[]) => strToU8(rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
+  const short: Record<string, unknown>[] = source.map((row) => ({ ...row, context: (row.context as string).slice(0, 3000) }));
+  const zip = Buffer.from(
+    zipSync({
+      "data/multi_news.jsonl": jsonl(short.slice(0, 1)),
+      "data/multi_news_e.jsonl": jsonl(short.slice(0, 2).map((row, index) => ({ ...row, length: [1500, 6000][index] }))),
+    }),
+  );
+  const spec = DATASETS.longbench;
+  hub.file(resolvePath(spec.repo, spec.revision, spec.files[0]), { body: zip, headers: { "x-linked-size": String(zip.length), "x-linked-etag": `"${sha256(zip)}"` } });
+  const cache = tempFolder();
+  const missing = await cli(["longbench", "--datasets", "multi_news", "--datasets-dir", cache, ...QUIET]);
+  assert.equal(missing.code, 2, explain(missing));
+  assert.match(missing.stderr, /^cascade-eval: dataset longbench is not cached; run `cascade-eval data fetch longbench`/);
+  assertSucceeded(await cli(["data", "fetch", "longbench", "--datasets-dir", cache]));
+
+  const plain = await longbench(["--datasets", "multi_news", "--datasets-dir", cache, "--policy", "sink-window"]);
+  assert.deepEqual(records(plain.run).map((record) => record.id), [short[0]!._id]);
+  const e = await longbench(["--e", "--datasets", "multi_news", "--datasets-dir", cache, "--policy", "sink-window", "--format", "json"]);
+  assert.deepEqual(records(e.run).map((record) => record.length), [1500, 6000]);
+  const result = readFileSync(join(e.run, "pred_e", "sink-window", "result.json"), "utf8");
+  assert.match(result, /^{\n {4}"multi_news": {\n {8}"0-4k": [\d.]+,\n {8}"4-8k": [\d.]+,\n {8}"8k\+": NaN\n {4}}\n}$/);
+  assert.equal(existsSync(join(e.run, "pred")), false);
+  const [table] = JSON.parse(e.stdout) as { rows: Record<string, unknown>[] }[];
+  assert.deepEqual(Object.keys(table!.rows[0]!), ["dataset", "metric", "items", "0-4k", "4-8k", "8k+"]);
+  assert.equal(table!.rows[0]!["8k+"], null, "an empty bucket has no score");
+});
+
+test("bad input: one line naming the problem, exit 2", async () => {
+  const folder = tempFolder();
+  writeFileSync(join(folder, "mine.jsonl"), `${JSON.stringify(source[0])}\n`);
+  writeFileSync(join(folder, "hotpotqa.jsonl"), `${JSON.stringify({ ...source[0], answers: "x" })}\n`);
+  for (const [args, message] of [
+    [["--datasets", "nope"], /--datasets: unknown dataset 'nope'/],
+    [["--e", "--datasets", "multifieldqa_zh"], /--e: LongBench-E has no multifieldqa_zh/],
+    [["--data", join(folder, "mine.jsonl")], /is one file: name its dataset with --datasets/],
+    [["--data", folder, "--datasets", "qasper"], /no qasper\.jsonl \(or \.jsonl\.xz, \.jsonl\.zst\) in the folder/],
+    [["--data", folder, "--datasets", "hotpotqa"], /"answers" is not a list of strings/],
+    [["--data", MULTI_NEWS, "--parallel", "0"], /--parallel must be a whole number >= 1/],
+  ] as const) {
+    const result = await cli(["longbench", ...args, "--results", folder, ...QUIET]);
+    assert.equal(result.code, 2, explain(result));
+    assert.match(result.stderr, message);
+    assert.equal(result.stderr.trim().split("\n").length, 1, explain(result));
+  }
+});
