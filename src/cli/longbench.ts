@@ -38,7 +38,7 @@ export function longbenchCommand(): Command {
     .option("--stride <n>", `prefill chunk size (default: min(${config.defaults.stride}, window/2))`, parseCount("--stride", 1))
     .option("--cascades <n>", "sub-caches of the cascading policy (1 equals sink-window)", parseCount("--cascades", 1), config.defaults.cascades)
     .option("--max-length <n>", `prompt budget in tokens, pred.py's max_length (default: the model's context in nominal thousands less ${config.defaults.generationReserve}, e.g. 8192 → 7500)`, parseCount("--max-length", 2))
-    .option("--parallel <n>", "items evaluated at once, each in its own context (memory permitting)", parseCount("--parallel", 1), 1)
+    .option("--parallel <n>", "items evaluated at once, each in its own context (memory permitting); without --threads the cores are shared out among them", parseCount("--parallel", 1), 1)
     .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished items");
   commonOptions(command).action(async (flags: LongBenchFlags) => {
     const resumed = typeof flags.resume === "string" ? resumeRun<LongBenchOptions>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;

@@ -13,7 +13,7 @@ import { readDocuments } from "../../src/datasets/local.js";
 import { DATASETS } from "../../src/datasets/registry.js";
 import type { LongBenchRecord } from "../../src/tasks/longbench/record.js";
 import { HubServer, resolvePath, sha256 } from "../datasets/hub-server.js";
-import { assertSucceeded, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder } from "./helpers.js";
+import { assertSucceeded, cli, completeLines, explain, onlyRunFolder, QUIET, removeTemporaryFolders, runFolders, startCli, tempFolder, waitForRecords } from "./helpers.js";
 
 const MULTI_NEWS = "../shared/data/longbench/multi_news.jsonl.xz";
 const OFFICIAL_KEYS = ["pred", "answers", "all_classes", "length"];
@@ -75,13 +75,27 @@ test("multi_news: official-format predictions per policy, result.json as `longbe
   assert.deepEqual((JSON.parse(rebuilt.stdout) as { rows: unknown[] }[])[0]!.rows, table[0]!.rows);
 });
 
-test("--max-length truncates in the middle; two items at once give the very predictions of one at a time", async () => {
-  const args = ["--data", MULTI_NEWS, "--samples", "2", "--policy", "full,cascading", "--max-length", "1000"];
-  const one = await longbench([...args, "--parallel", "1"]);
-  const two = await longbench([...args, "--parallel", "2"]);
+test("--max-length truncates in the middle; items side by side, or interrupted and resumed, give the very predictions of one at a time", async () => {
+  const args = ["longbench", "--data", MULTI_NEWS, "--samples", "3", "--policy", "full,cascading", "--max-length", "1000"];
+  const one = await longbench([...args.slice(1), "--parallel", "1"]);
+  const two = await longbench([...args.slice(1), "--parallel", "2"]);
+  const results = tempFolder();
+  const running = startCli([...args, "--parallel", "2", "--results", results, ...QUIET]);
+  const folder = await waitForRecords(() => runFolders(results)[0], 1, running);
+  running.child.kill("SIGTERM");
+  const stopped = await running.done;
+  assert.equal(stopped.code, 130, explain(stopped));
+  const before = completeLines(folder).length;
+  assert.ok(before < 6, `${before} of 6 predictions before the resume: not interrupted`);
+  assert.match(stopped.stderr, new RegExp(`^continue with: cascade-eval longbench --resume ${folder}$`, "m"));
+  const resumed = await cli(["longbench", "--resume", folder, "--results", results, ...QUIET]);
+  assertSucceeded(resumed);
+  assert.match(resumed.stderr, new RegExp(`^resuming: ${before} of 6 already done$`, "m"));
   for (const policy of ["full", "cascading"]) {
     const file = join("pred", policy, "multi_news.jsonl");
-    assert.equal(readFileSync(join(two.run, file), "utf8"), readFileSync(join(one.run, file), "utf8"), policy);
+    const expected = readFileSync(join(one.run, file), "utf8");
+    assert.equal(readFileSync(join(two.run, file), "utf8"), expected, `${policy}: two at once`);
+    assert.equal(readFileSync(join(folder, file), "utf8"), expected, `${policy}: interrupted and resumed`);
   }
   for (const record of records(two.run)) {
     assert.ok(record.truncatedFrom! > 1000, `truncated from ${record.truncatedFrom}`);

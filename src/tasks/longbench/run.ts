@@ -7,6 +7,7 @@ import { join } from "node:path";
 import pLimit from "p-limit";
 import type { CacheOptions } from "../../datasets/hub.js";
 import { Engine } from "../../engine/engine.js";
+import { physicalCoreCount } from "../../engine/llama.js";
 import { chatTurnTokens } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import { createPolicy } from "../../policies/index.js";
@@ -60,7 +61,9 @@ export async function runLongBench(options: LongBenchOptions, settings: RunSetti
   const config = loadLongBenchConfig();
   const itemsByDataset = new Map<string, LongBenchItem[]>();
   for (const dataset of options.datasets) itemsByDataset.set(dataset, (await readLongBenchItems(options.source, dataset, options.e, cache)).slice(0, options.samples));
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
+  // Contexts side by side share the cores: more threads than cores made CPU runs several times slower.
+  const threads = settings.threads ?? (options.parallel > 1 ? Math.max(1, Math.floor(physicalCoreCount() / options.parallel)) : undefined);
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads });
   try {
     const maxLength = options.maxLength ?? defaultMaxLength(engine.modelInfo.trainContextSize, config);
     const prompts: Prompt[] = [];
