@@ -185,6 +185,8 @@ async function runSideBySide(
           inFlight.delete(unit);
           if (!record) return;
           finished(record);
+          // The line for a finished unit names that unit, not the ones still running.
+          settings.reporter.progress({ unitTokensDone: [...inFlight.values()].reduce((a, b) => a + b, 0), current: label(unit) });
           settings.reporter.unitDone({ promptTokens: record.promptTokens });
         } catch (error) {
           failure ??= { error };
