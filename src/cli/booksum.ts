@@ -2,9 +2,8 @@ import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_MODEL } from "../config.js";
 import { readSource } from "../datasets/hub.js";
-import { parsePolicyNames } from "../policies/index.js";
 import { loadBooksumConfig, runBooksum, type BooksumOptions } from "../tasks/booksum/run.js";
-import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
+import { budgetedCacheOptions, budgetedCacheSettings, commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { parseChoice, parseCount } from "./parse.js";
 
 /** The task's options as flags: the source as --data, the policies as one --policy list, the model common. */
@@ -23,23 +22,15 @@ export function booksumCommand(): Command {
     .option("--split-seed <n>", "seed of the held-out split", parseCount("--split-seed", 0), config.split.seed)
     .option("--samples <n>", "only the first N rows of the split", parseCount("--samples", 1))
     .option("--policy <list>", "cache policies, run side by side on the same books", "full,sink-window,cascading")
-    .option("--sinks <n>", "attention sinks (part of the budget)", parseCount("--sinks", 0), config.defaults.sinks)
-    .option("--window <n>", "fixed window after the sinks (default: the paper's budget 2^floor(log2(n/2)) per book, sinks included)", parseCount("--window", 1))
-    .option("--stride <n>", `prefill chunk size (default: min(${config.defaults.stride}, window/2))`, parseCount("--stride", 1))
-    .option("--cascades <n>", "sub-caches of the cascading policy (1 equals sink-window)", parseCount("--cascades", 1), config.defaults.cascades)
     .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished books");
-  commonOptions(command).action(async (flags: BooksumFlags) => {
+  commonOptions(budgetedCacheOptions(command, config.defaults, "2^floor(log2(n/2))")).action(async (flags: BooksumFlags) => {
     const resumed = typeof flags.resume === "string" ? resumeRun<BooksumOptions>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;
     const options: BooksumOptions = resumed?.options ?? {
       source: flags.data !== undefined ? resolve(flags.data) : "booksum",
       split: flags.split,
       splitSeed: flags.splitSeed,
       samples: flags.samples,
-      policies: parsePolicyNames(flags.policy),
-      sinks: flags.sinks,
-      window: flags.window,
-      stride: flags.stride,
-      cascades: flags.cascades,
+      ...budgetedCacheSettings(flags),
       model: flags.model ?? DEFAULT_MODEL,
     };
     const documents = await readSource(options.source, { datasetsDir: flags.datasetsDir, textField: config.bookField });

@@ -3,7 +3,6 @@ import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_MODEL } from "../config.js";
 import { UsageError } from "../errors.js";
-import { parsePolicyNames } from "../policies/index.js";
 import { render } from "../printers/index.js";
 import { OUTPUT_FORMATS, type OutputFormat, type Table } from "../printers/table.js";
 import { loadLongBenchConfig, loadLongBenchDatasets, parseDatasetList, type LongBenchConfig } from "../tasks/longbench/config.js";
@@ -12,7 +11,7 @@ import { longBenchETables, longBenchTables, type LongBenchRecord } from "../task
 import { RunFolder } from "../results/run-folder.js";
 import { runLongBench, type LongBenchOptions } from "../tasks/longbench/run.js";
 import { LENGTH_BUCKETS, writeResultJson } from "../tasks/longbench/score.js";
-import { commonOptions, interruptController, oneLineErrors, resumeRun, runSettings, type CommonFlags } from "./common.js";
+import { budgetedCacheOptions, budgetedCacheSettings, commonOptions, interruptController, oneLineErrors, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { parseChoice, parseCount } from "./parse.js";
 
 /** The task's options as flags: the source as --data, lists as text, the model common. */
@@ -33,14 +32,10 @@ export function longbenchCommand(): Command {
     .option("--datasets-dir <dir>", "dataset cache (default: $CASCADE_EVAL_DATASETS or datasets/)")
     .option("--samples <n>", "only the first N items of each dataset", parseCount("--samples", 1))
     .option("--policy <list>", "cache policies, run side by side on the same prompts", "full,sink-window,cascading")
-    .option("--sinks <n>", "attention sinks (part of the budget)", parseCount("--sinks", 1), config.defaults.sinks)
-    .option("--window <n>", "fixed window after the sinks (default: the paper's budget min(2^floor(log2(n/4)), max length) per prompt, sinks included)", parseCount("--window", 1))
-    .option("--stride <n>", `prefill chunk size (default: min(${config.defaults.stride}, window/2))`, parseCount("--stride", 1))
-    .option("--cascades <n>", "sub-caches of the cascading policy (1 equals sink-window)", parseCount("--cascades", 1), config.defaults.cascades)
     .option("--max-length <n>", `prompt budget in tokens, pred.py's max_length (default: the model's context in nominal thousands less ${config.defaults.generationReserve}, e.g. 8192 → 7500)`, parseCount("--max-length", 2))
     .option("--parallel <n>", "items evaluated at once, each in its own context (memory permitting); without --threads the cores are shared out among them", parseCount("--parallel", 1), 1)
     .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished items");
-  commonOptions(command).action(async (flags: LongBenchFlags) => {
+  commonOptions(budgetedCacheOptions(command, config.defaults, "min(2^floor(log2(n/4)), max length)")).action(async (flags: LongBenchFlags) => {
     const resumed = typeof flags.resume === "string" ? resumeRun<LongBenchOptions>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;
     const options = resumed?.options ?? longBenchOptions(flags, config);
     const controller = interruptController();
@@ -75,11 +70,7 @@ function longBenchOptions(flags: LongBenchFlags, config: LongBenchConfig): LongB
     datasets,
     e,
     samples: flags.samples,
-    policies: parsePolicyNames(flags.policy),
-    sinks: flags.sinks,
-    window: flags.window,
-    stride: flags.stride,
-    cascades: flags.cascades,
+    ...budgetedCacheSettings(flags),
     maxLength: flags.maxLength,
     parallel: flags.parallel,
     model: flags.model ?? DEFAULT_MODEL,

@@ -3,10 +3,23 @@ import type { Engine } from "../engine/engine.js";
 import type { FeedResult, PolicyStream } from "../engine/stream.js";
 import type { GpuChoice } from "../engine/llama.js";
 import { UsageError } from "../errors.js";
+import type { PolicyName } from "../policies/policy.js";
 import { render } from "../printers/index.js";
 import type { OutputFormat, Table } from "../printers/table.js";
 import { newRunId, RunFolder } from "../results/run-folder.js";
 import type { ProgressReporter } from "../ui/progress.js";
+
+/** The cache settings of a task whose bounded policies get a budget rule per sample (booksum, longbench). */
+export interface BudgetedCacheOptions {
+  policies: PolicyName[];
+  /** Sinks, inside the budget. */
+  sinks: number;
+  /** Fixed window after the sinks; unset: the task's budget rule per sample. */
+  window?: number;
+  /** Prefill chunk; unset: min(the task's default, window/2). */
+  stride?: number;
+  cascades: number;
+}
 
 export interface RunSettings {
   gpu: GpuChoice;
@@ -99,4 +112,23 @@ export function recordedModel(engine: Engine): { source: string; path: string; s
 
 export function recordedHardware(engine: Engine): { gpu: string | false; threads: number } {
   return { gpu: engine.hardware.gpu, threads: engine.hardware.threads };
+}
+
+/** What a generating task records of a finished stream: the cache at the end, where the time went, the hardware. */
+export interface StreamOutcome {
+  cachedTokens: number;
+  evictedTokens: number;
+  timings: { prefillMs: number; generateMs: number; evaluateMs: number; policyMs: number; eraseMs: number };
+  hardware: { gpu: string | false; threads: number };
+  finishedAt: string;
+}
+
+export function streamOutcome(engine: Engine, stream: PolicyStream, prefillMs: number, generateMs: number): StreamOutcome {
+  return {
+    cachedTokens: stream.cachedTokens,
+    evictedTokens: stream.counters.evicted,
+    timings: { prefillMs, generateMs, ...stream.timings },
+    hardware: recordedHardware(engine),
+    finishedAt: new Date().toISOString(),
+  };
 }

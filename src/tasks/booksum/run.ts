@@ -10,7 +10,7 @@ import { projectPath } from "../../util/paths.js";
 import { rougeScores } from "./rouge.js";
 import { halfPowerOfTwoBudget, heldOutRows } from "./split.js";
 import { booksumTables, type BooksumRecord, type BudgetRule } from "./summary.js";
-import { feedWithProgress, finishRun, openRunFolder, recordedHardware, recordedModel, type RunSettings } from "../lifecycle.js";
+import { feedWithProgress, finishRun, openRunFolder, recordedModel, streamOutcome, type BudgetedCacheOptions, type RunSettings } from "../lifecycle.js";
 
 /** The declarative part of the task, read from `tasks/booksum.json`. */
 export interface BooksumConfig {
@@ -34,8 +34,8 @@ export function loadBooksumConfig(): BooksumConfig {
   return JSON.parse(readFileSync(projectPath("tasks", "booksum.json"), "utf8")) as BooksumConfig;
 }
 
-/** What a BookSum run is asked to do; stored in `run.json` so that `--resume` repeats it. */
-export interface BooksumOptions {
+/** What a BookSum run is asked to do (budget 2^⌊log2(n/2)⌋ per book unless a window is fixed); stored in `run.json` so that `--resume` repeats it. */
+export interface BooksumOptions extends BudgetedCacheOptions {
   /** A local path, or the hub dataset id `booksum`. */
   source: string;
   /** `held-out`: the seeded 5% split; `all`: every row (a file that is already a test set). */
@@ -43,12 +43,6 @@ export interface BooksumOptions {
   splitSeed: number;
   /** Only the first N rows of the split. */
   samples?: number;
-  policies: PolicyName[];
-  sinks: number;
-  /** Fixed window after the sinks; unset: the paper's budget 2^⌊log2(n/2)⌋ per book. */
-  window?: number;
-  stride?: number;
-  cascades: number;
   model: string;
 }
 
@@ -187,11 +181,7 @@ async function runUnit(engine: Engine, unit: Unit, config: BooksumConfig, runId:
       summary,
       reference: unit.sample.reference,
       rouge: rougeScores(unit.sample.reference, summary),
-      cachedTokens: stream.cachedTokens,
-      evictedTokens: stream.counters.evicted,
-      timings: { prefillMs, generateMs, ...stream.timings },
-      hardware: recordedHardware(engine),
-      finishedAt: new Date().toISOString(),
+      ...streamOutcome(engine, stream, prefillMs, generateMs),
     };
   } finally {
     await engine.closeStream(stream);

@@ -1,13 +1,14 @@
 import { POLICY_NAMES } from "../../policies/policy.js";
 import type { Table } from "../../printers/table.js";
-import { describePolicy, type PolicyRecord } from "../passkey/record.js";
+import type { StreamOutcome } from "../lifecycle.js";
+import { describeBudgetedPolicy, type PolicyRecord } from "../passkey/record.js";
 import type { RougeScores } from "./rouge.js";
 
 /** How the cache size of a bounded policy was chosen: the paper's rule per sample, or a fixed --window. */
 export type BudgetRule = "half-pow2" | "fixed";
 
 /** One line of `samples.jsonl`: one book under one policy, with the texts its scores are recomputed from. */
-export interface BooksumRecord {
+export interface BooksumRecord extends StreamOutcome {
   task: "booksum";
   runId: string;
   /** Row of the source file (1-based), which also identifies the sample in the held-out split. */
@@ -20,21 +21,13 @@ export interface BooksumRecord {
   summary: string;
   reference: string;
   rouge: RougeScores;
-  cachedTokens: number;
-  evictedTokens: number;
-  timings: { prefillMs: number; generateMs: number; evaluateMs: number; policyMs: number; eraseMs: number };
-  hardware: { gpu: string | false; threads: number };
-  finishedAt: string;
 }
 
 const mean = (values: number[]): number | null => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
 const percent = (value: number | null): number | null => (value === null ? null : Math.round(value * 10000) / 100);
 
 function describeCache(record: BooksumRecord): string {
-  const { policy } = record;
-  if (policy.name === "full" || policy.budget === "fixed") return describePolicy(policy);
-  const layout = policy.name === "cascading" ? `, ${policy.cascades} cascades${policy.scores ? "" : " (strided)"}` : "";
-  return `budget 2^⌊log2(n/2)⌋ incl. ${policy.sinks} sinks${layout}`;
+  return describeBudgetedPolicy(record.policy, "2^⌊log2(n/2)⌋");
 }
 
 /** Mean ROUGE F-measures (×100) per policy, over the samples each policy finished. */

@@ -3,8 +3,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { POLICY_NAMES, type PolicyName } from "../../policies/policy.js";
 import type { Table } from "../../printers/table.js";
+import type { StreamOutcome } from "../lifecycle.js";
 import { writeFileAtomic } from "../../util/files.js";
-import { describePolicy, type PolicyRecord } from "../passkey/record.js";
+import { describeBudgetedPolicy, type PolicyRecord } from "../passkey/record.js";
 import type { LongBenchConfig } from "./config.js";
 import { LENGTH_BUCKETS, scoreDataset, scoreDatasetByLength, type PredictionRecord } from "./score.js";
 
@@ -12,7 +13,7 @@ import { LENGTH_BUCKETS, scoreDataset, scoreDatasetByLength, type PredictionReco
 export type LongBenchBudget = "quarter-pow2" | "fixed";
 
 /** One line of `samples.jsonl`: one item of one dataset under one policy. */
-export interface LongBenchRecord {
+export interface LongBenchRecord extends StreamOutcome {
   task: "longbench";
   runId: string;
   dataset: string;
@@ -32,11 +33,6 @@ export interface LongBenchRecord {
   length: number;
   /** This item's metric (max over answers, first-line rule), 0–1. */
   score: number;
-  cachedTokens: number;
-  evictedTokens: number;
-  timings: { prefillMs: number; generateMs: number; evaluateMs: number; policyMs: number; eraseMs: number };
-  hardware: { gpu: string | false; threads: number };
-  finishedAt: string;
 }
 
 /** Records of one policy and dataset in file order, as official prediction records. */
@@ -131,8 +127,5 @@ export function longBenchETables(runId: string, records: readonly LongBenchRecor
 }
 
 function describeCache(record: LongBenchRecord): string {
-  const { policy } = record;
-  if (policy.name === "full" || policy.budget === "fixed") return describePolicy(policy);
-  const layout = policy.name === "cascading" ? `, ${policy.cascades} cascades${policy.scores ? "" : " (strided)"}` : "";
-  return `budget min(2^⌊log2(n/4)⌋, max length) incl. ${policy.sinks} sinks${layout}`;
+  return describeBudgetedPolicy(record.policy, "min(2^⌊log2(n/4)⌋, max length)");
 }

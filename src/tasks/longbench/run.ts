@@ -13,15 +13,15 @@ import { UsageError } from "../../errors.js";
 import { createPolicy } from "../../policies/index.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
 import type { RunFolder } from "../../results/run-folder.js";
-import { feedWithProgress, finishRun, openRunFolder, recordedHardware, recordedModel, type RunSettings } from "../lifecycle.js";
+import { feedWithProgress, finishRun, openRunFolder, recordedModel, streamOutcome, type BudgetedCacheOptions, type RunSettings } from "../lifecycle.js";
 import { defaultMaxLength, loadLongBenchConfig, type DatasetConfig, type LongBenchConfig } from "./config.js";
 import { readLongBenchItems, type LongBenchItem } from "./data.js";
 import { fillTemplate, quarterPowerOfTwoBudget, truncateMiddle } from "./prompt.js";
 import { longBenchETables, longBenchTables, writePredictionFiles, type LongBenchBudget, type LongBenchRecord } from "./record.js";
 import { itemScores, writeResultJson } from "./score.js";
 
-/** What a LongBench run is asked to do; stored in `run.json` so that `--resume` repeats it. */
-export interface LongBenchOptions {
+/** What a LongBench run is asked to do (budget min(2^⌊log2(n/4)⌋, max length) per prompt unless a window is fixed); stored in `run.json` so that `--resume` repeats it. */
+export interface LongBenchOptions extends BudgetedCacheOptions {
   /** The hub dataset id `longbench`, or a local data.zip, folder of DATASET.jsonl files, or one file. */
   source: string;
   /** In the official order. */
@@ -30,12 +30,6 @@ export interface LongBenchOptions {
   e: boolean;
   /** Only the first N items of each dataset. */
   samples?: number;
-  policies: PolicyName[];
-  sinks: number;
-  /** Fixed window after the sinks; unset: the paper's budget min(2^⌊log2(n/4)⌋, max length) per prompt. */
-  window?: number;
-  stride?: number;
-  cascades: number;
   /** Prompt budget in tokens (pred.py's max_length); unset: from the model's trained context. */
   maxLength?: number;
   /** Items evaluated at once, each in its own context. */
@@ -233,11 +227,7 @@ async function runUnit(engine: Engine, unit: Unit, dataset: DatasetConfig, runId
       all_classes,
       length,
       score: itemScores([{ pred, answers, all_classes, length }], dataset)[0]!,
-      cachedTokens: stream.cachedTokens,
-      evictedTokens: stream.counters.evicted,
-      timings: { prefillMs, generateMs, ...stream.timings },
-      hardware: recordedHardware(engine),
-      finishedAt: new Date().toISOString(),
+      ...streamOutcome(engine, stream, prefillMs, generateMs),
     };
   } finally {
     await engine.closeStream(stream);

@@ -54,3 +54,10 @@ export function describePolicy(policy: PolicyRecord): string {
       return `${policy.sinks} sinks + ${policy.window} window in ${policy.cascades} cascades${policy.scores ? " (attention scores)" : " (strided)"}, stride ${policy.stride}`;
   }
 }
+
+/** A bounded policy whose budget a per-sample rule chose (`rule`: "2^⌊log2(n/2)⌋"); fixed budgets as describePolicy. */
+export function describeBudgetedPolicy(policy: PolicyRecord & { budget: string }, rule: string): string {
+  if (policy.name === "full" || policy.budget === "fixed") return describePolicy(policy);
+  const layout = policy.name === "cascading" ? `, ${policy.cascades} cascades${policy.scores ? "" : " (strided)"}` : "";
+  return `budget ${rule} incl. ${policy.sinks} sinks${layout}`;
+}
