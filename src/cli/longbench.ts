@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import { render } from "../printers/index.js";
 import { OUTPUT_FORMATS, type OutputFormat, type Table } from "../printers/table.js";
 import { loadLongBenchConfig, loadLongBenchDatasets, parseDatasetList, type LongBenchConfig } from "../tasks/longbench/config.js";
-import { datasetOfFile } from "../tasks/longbench/data.js";
+import { datasetOfFile, datasetsInFolder } from "../tasks/longbench/data.js";
 import { longBenchETables, longBenchTables, type LongBenchRecord } from "../tasks/longbench/record.js";
 import { RunFolder } from "../results/run-folder.js";
 import { runLongBench, type LongBenchOptions } from "../tasks/longbench/run.js";
@@ -26,7 +26,7 @@ export function longbenchCommand(): Command {
   const config = loadLongBenchConfig();
   const command = new Command("longbench")
     .description("LongBench v1 (PROTOCOLS §4): the official prompts, middle truncation and metrics, greedy answers under each cache policy")
-    .option("--datasets <list>", "datasets, or the groups all, paper (the six the Cascading KV Cache paper reports), e (LongBench-E's 13) (default: all; e with --e; a --data file's own)")
+    .option("--datasets <list>", "datasets, or the groups all, paper (the six the Cascading KV Cache paper reports), e (LongBench-E's 13) (default: all; e with --e; those of a --data folder or file)")
     .option("--e", "LongBench-E: the DATASET_e files, scored per length bucket (0-4k, 4-8k, 8k+)")
     .option("--data <path>", "local data: data.zip, a folder of DATASET.jsonl[.xz|.zst] files, or one such file (default: the hub's THUDM/LongBench, once fetched)")
     .option("--datasets-dir <dir>", "dataset cache (default: $CASCADE_EVAL_DATASETS or datasets/)")
@@ -62,6 +62,9 @@ function longBenchOptions(flags: LongBenchFlags, config: LongBenchConfig): LongB
     const own = datasetOfFile(source);
     datasets = flags.datasets !== undefined ? parseDatasetList(flags.datasets, config) : Object.hasOwn(config.datasets, own.dataset) ? [own.dataset] : [];
     if (datasets.length !== 1) throw new UsageError(`--data ${flags.data} is one file: name its dataset with --datasets (one of ${Object.keys(config.datasets).join(", ")})`);
+  } else if (flags.datasets === undefined && flags.data !== undefined && existsSync(source) && statSync(source).isDirectory()) {
+    datasets = datasetsInFolder(source, e, config);
+    if (datasets.length === 0) throw new UsageError(`--data ${flags.data}: no LongBench ${e ? "DATASET_e" : "DATASET"}.jsonl[.xz|.zst] files in the folder`);
   } else datasets = parseDatasetList(flags.datasets ?? (e ? "e" : "all"), config);
   const withoutE = datasets.filter((dataset) => !config.datasets[dataset]!.e);
   if (e && withoutE.length > 0) throw new UsageError(`--e: LongBench-E has no ${withoutE.join(", ")}`);

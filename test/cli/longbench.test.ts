@@ -145,6 +145,15 @@ test("the hub's data.zip: fetched once, then read per dataset; --e reads DATASET
   assert.equal(table!.rows[0]!["8k+"], null, "an empty bucket has no score");
 });
 
+test("a --data folder runs the LongBench files it holds, Chinese ones scored with jieba", async () => {
+  const { run, stdout } = await longbench(["--data", "../shared/data/longbench", "--samples", "1", "--policy", "sink-window", "--format", "json"]);
+  assert.deepEqual(records(run).map((record) => record.dataset), ["multifieldqa_zh", "multi_news", "passage_retrieval_zh"], "the official order");
+  const [table] = JSON.parse(stdout) as { rows: Record<string, unknown>[] }[];
+  assert.deepEqual(table!.rows.map((row) => row.dataset).slice(0, 3), ["multifieldqa_zh", "multi_news", "passage_retrieval_zh"]);
+  const result = JSON.parse(readFileSync(join(run, "pred", "sink-window", "result.json"), "utf8")) as Record<string, number>;
+  for (const row of table!.rows.slice(0, 3)) assert.equal(row["sink-window"], result[row.dataset as string]);
+});
+
 test("bad input: one line naming the problem, exit 2", async () => {
   const folder = tempFolder();
   writeFileSync(join(folder, "mine.jsonl"), `${JSON.stringify(source[0])}\n`);

@@ -1,10 +1,11 @@
 /** LongBench items from the hub's data.zip (once fetched) or local JSONL files in the official schema. */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { readSource, type CacheOptions } from "../../datasets/hub.js";
 import { readDocuments } from "../../datasets/local.js";
 import { isDatasetId } from "../../datasets/registry.js";
 import { UsageError } from "../../errors.js";
+import type { LongBenchConfig } from "./config.js";
 
 /** One record of a LongBench file: what the prompt is filled from and what the prediction file keeps. */
 export interface LongBenchItem {
@@ -28,6 +29,12 @@ export function datasetFileName(dataset: string, e: boolean): string {
 export function datasetOfFile(path: string): { dataset: string; e: boolean } {
   const name = EXTENSIONS.reduce((stem, extension) => (stem.endsWith(extension) ? stem.slice(0, -extension.length) : stem), basename(path));
   return name.endsWith("_e") ? { dataset: name.slice(0, -2), e: true } : { dataset: name, e: false };
+}
+
+/** The LongBench datasets a folder holds files of (`DATASET_e` ones for LongBench-E), in the official order. */
+export function datasetsInFolder(folder: string, e: boolean, config: LongBenchConfig): string[] {
+  const present = new Set(readdirSync(folder).map((name) => datasetOfFile(name)).filter((file) => file.e === e).map((file) => file.dataset));
+  return Object.keys(config.datasets).filter((dataset) => present.has(dataset));
 }
 
 /**

@@ -61,6 +61,8 @@ export async function runLongBench(options: LongBenchOptions, settings: RunSetti
   try {
     const maxLength = options.maxLength ?? defaultMaxLength(engine.modelInfo.trainContextSize, config);
     const prompts: Prompt[] = [];
+    const itemCount = [...itemsByDataset.values()].reduce((total, items) => total + items.length, 0);
+    if (itemCount >= 100) process.stderr.write(`building ${itemCount} prompts (tokenize, truncate, chat template)…\n`);
     let format = "plain";
     for (const [dataset, items] of itemsByDataset)
       for (const item of items) {
