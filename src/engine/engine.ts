@@ -36,9 +36,12 @@ const IDLE_CONTEXTS_KEPT = 2;
 
 /** The only code that talks to node-llama-cpp: loads the model and hands out policy-driven token streams. */
 export class Engine {
-  /** Contexts no stream uses, least recently used first. */
-  private readonly idle: LlamaContext[] = [];
-  private readonly inUse = new Set<LlamaContext>();
+  /**
+   * Contexts no stream uses, least recently used first, with the size they were asked for (node-llama-cpp rounds
+   * the size it reports up to a multiple of 256).
+   */
+  private readonly idle: { size: number; context: LlamaContext }[] = [];
+  private readonly inUse = new Map<LlamaContext, number>();
 
   private constructor(
     private readonly llama: Llama,
@@ -123,22 +126,22 @@ export class Engine {
   async closeStream(stream: PolicyStream): Promise<void> {
     const context = stream.context;
     await stream.dispose();
+    this.idle.push({ size: this.inUse.get(context)!, context });
     this.inUse.delete(context);
-    this.idle.push(context);
-    while (this.idle.length > IDLE_CONTEXTS_KEPT) await this.idle.shift()!.dispose();
+    while (this.idle.length > IDLE_CONTEXTS_KEPT) await this.idle.shift()!.context.dispose();
   }
 
   /** An idle context of exactly `size` cells (so that results never depend on what ran before), or a new one. */
   private async contextOfSize(size: number, stride: number): Promise<LlamaContext> {
-    const index = this.idle.findIndex((context) => context.contextSize === size);
-    const context = index >= 0 ? this.idle.splice(index, 1)[0]! : await this.createContext(size, stride);
-    this.inUse.add(context);
+    const index = this.idle.findIndex((entry) => entry.size === size);
+    const context = index >= 0 ? this.idle.splice(index, 1)[0]!.context : await this.createContext(size, stride);
+    this.inUse.set(context, size);
     return context;
   }
 
   private async createContext(size: number, stride: number): Promise<LlamaContext> {
     // Room first: the least recently used idle contexts go before a new KV cache is allocated.
-    while (this.idle.length > 0 && this.idle.length + this.inUse.size >= IDLE_CONTEXTS_KEPT) await this.idle.shift()!.dispose();
+    while (this.idle.length > 0 && this.idle.length + this.inUse.size >= IDLE_CONTEXTS_KEPT) await this.idle.shift()!.context.dispose();
     try {
       const context = await this.model.createContext({
         contextSize: size,
@@ -158,7 +161,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
-    for (const context of [...this.idle, ...this.inUse]) await context.dispose();
+    for (const context of [...this.idle.map((entry) => entry.context), ...this.inUse.keys()]) await context.dispose();
     this.idle.length = 0;
     this.inUse.clear();
     await this.model.dispose();

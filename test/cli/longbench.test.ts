@@ -116,6 +116,18 @@ test("samsum stops at the first newline and never starts with one", async () => 
   }
 });
 
+test("a prompt too short for the bounded budget is skipped under that policy only, and the table shows each policy's count", async () => {
+  const folder = tempFolder();
+  const rows = [{ ...source[0], context: (source[0]!.context as string).slice(0, 3000) }, { ...source[1], context: "Short news." }];
+  writeFileSync(join(folder, "multi_news.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
+  const { run, stdout } = await longbench(["--data", join(folder, "multi_news.jsonl"), "--policy", "full,sink-window", "--format", "json"]);
+  assert.equal(lines(join(run, "pred", "full", "multi_news.jsonl")).length, 2);
+  assert.equal(lines(join(run, "pred", "sink-window", "multi_news.jsonl")).length, 1);
+  const [table] = JSON.parse(stdout) as { rows: Record<string, unknown>[]; notes: string[] }[];
+  assert.equal(table!.rows[0]!.items, "2 / 1");
+  assert.ok(table!.notes.some((note) => /^skipped 1: multi_news item 1 \(\d+ tokens\) under sink-window: no window left after 64 sinks$/.test(note)), table!.notes.join("\n"));
+});
+
 test("the hub's data.zip: fetched once, then read per dataset; --e reads DATASET_e and scores by length bucket", async () => {
   const jsonl = (rows: Record<string, unknown>[]) => strToU8(rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
   const short: Record<string, unknown>[] = source.map((row) => ({ ...row, context: (row.context as string).slice(0, 3000) }));

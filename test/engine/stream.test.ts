@@ -111,6 +111,19 @@ test("neverNext keeps tokens from being the first generated one; stopTokens ends
   assert.deepEqual(stopped, free.slice(0, free.indexOf(free[3]!) + 1), "kept up to and including the stop token");
 });
 
+test("a closed stream's context serves the next stream of the same size; streams open together get their own", async () => {
+  const request = () => ({ policy: createPolicy({ name: "sink-window", sinks: 4, window: 60, cascades: 1 }), stride: 30, totalTokens: 500 });
+  const first = await engine.openStream(request());
+  const used = first.context;
+  await engine.closeStream(first);
+  const again = await engine.openStream(request());
+  assert.equal(again.context, used, "reused, though node-llama-cpp reports the size rounded up");
+  const beside = await engine.openStream(request());
+  assert.notEqual(beside.context, used);
+  await engine.closeStream(again);
+  await engine.closeStream(beside);
+});
+
 test("a chunk that would make node-llama-cpp shift the context fails loudly instead", async () => {
   const policy = createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 });
   const stream = await engine.openStream({ policy, stride: 64, totalTokens: 100 });

@@ -80,7 +80,9 @@ export function longBenchTables(runId: string, records: readonly LongBenchRecord
       return lines.length === 0 ? null : scoreDataset(dataset, lines, settings);
     });
     scores.set(dataset, row);
-    const items = Math.max(...policies.map((policy) => predictions(records, policy, dataset).length));
+    // Policies may differ in items (a prompt too short for a bounded budget is skipped): then each count is shown.
+    const counts = [...new Set(policies.map((policy) => predictions(records, policy, dataset).length))];
+    const items = counts.length === 1 ? counts[0]! : policies.map((policy) => predictions(records, policy, dataset).length).join(" / ");
     return [dataset, settings.metric, items, ...row];
   });
   const average = (label: string, members: readonly string[]) => {
