@@ -56,13 +56,13 @@ export function longBenchRunTables(folder: RunFolder): Table[] {
 function longBenchOptions(flags: LongBenchFlags, config: LongBenchConfig): LongBenchOptions {
   const e = flags.e === true;
   const source = flags.data !== undefined ? resolve(flags.data) : "longbench";
-  const singleFile = flags.data !== undefined && existsSync(source) && statSync(source).isFile() && !source.endsWith(".zip");
+  const local = flags.data !== undefined && existsSync(source) ? statSync(source) : undefined;
   let datasets: string[];
-  if (singleFile) {
+  if (local?.isFile() && !source.endsWith(".zip")) {
     const own = datasetOfFile(source);
     datasets = flags.datasets !== undefined ? parseDatasetList(flags.datasets, config) : Object.hasOwn(config.datasets, own.dataset) ? [own.dataset] : [];
     if (datasets.length !== 1) throw new UsageError(`--data ${flags.data} is one file: name its dataset with --datasets (one of ${Object.keys(config.datasets).join(", ")})`);
-  } else if (flags.datasets === undefined && flags.data !== undefined && existsSync(source) && statSync(source).isDirectory()) {
+  } else if (flags.datasets === undefined && local?.isDirectory()) {
     datasets = datasetsInFolder(source, e, config);
     if (datasets.length === 0) throw new UsageError(`--data ${flags.data}: no LongBench ${e ? "DATASET_e" : "DATASET"}.jsonl[.xz|.zst] files in the folder`);
   } else datasets = parseDatasetList(flags.datasets ?? (e ? "e" : "all"), config);

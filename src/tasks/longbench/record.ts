@@ -75,14 +75,12 @@ export function longBenchTables(runId: string, records: readonly LongBenchRecord
   const scores = new Map<string, (number | null)[]>();
   const rows = run.map((dataset) => {
     const settings = config.datasets[dataset]!;
-    const row = policies.map((policy) => {
-      const lines = predictions(records, policy, dataset);
-      return lines.length === 0 ? null : scoreDataset(dataset, lines, settings);
-    });
+    const perPolicy = policies.map((policy) => predictions(records, policy, dataset));
+    const row = perPolicy.map((lines) => (lines.length === 0 ? null : scoreDataset(dataset, lines, settings)));
     scores.set(dataset, row);
     // Policies may differ in items (a prompt too short for a bounded budget is skipped): then each count is shown.
-    const counts = [...new Set(policies.map((policy) => predictions(records, policy, dataset).length))];
-    const items = counts.length === 1 ? counts[0]! : policies.map((policy) => predictions(records, policy, dataset).length).join(" / ");
+    const counts = perPolicy.map((lines) => lines.length);
+    const items = new Set(counts).size === 1 ? counts[0]! : counts.join(" / ");
     return [dataset, settings.metric, items, ...row];
   });
   const average = (label: string, members: readonly string[]) => {
