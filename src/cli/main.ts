@@ -16,6 +16,7 @@ import { booksumTables, type BooksumRecord } from "../tasks/booksum/summary.js";
 import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
 import { longbenchCommand, longBenchRunTables } from "./longbench.js";
+import { modelCommand } from "./model.js";
 import { pg19Command } from "./pg19.js";
 import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
 
@@ -94,6 +95,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(oneLineErrors(booksumCommand()));
   program.addCommand(oneLineErrors(longbenchCommand()));
   program.addCommand(oneLineErrors(dataCommand()));
+  program.addCommand(oneLineErrors(modelCommand()));
   program.addCommand(oneLineErrors(tableCommand()));
   try {
     await program.parseAsync(argv);

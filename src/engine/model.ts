@@ -97,27 +97,35 @@ interface HashCacheEntry {
   sha256: string;
 }
 
+const hashCachePath = () => join(cacheRoot(), "cascade-eval", "sha256.json");
+
+function readHashCache(): Record<string, HashCacheEntry> {
+  try {
+    return JSON.parse(readFileSync(hashCachePath(), "utf8")) as Record<string, HashCacheEntry>;
+  } catch {
+    return {}; // no cache yet, or unreadable: recompute
+  }
+}
+
+/** Remembers the sha256 of a model file by path, size and mtime (a writer that hashed what it wrote). */
+export function rememberModelSha256(path: string, sha256: string): void {
+  const { size, mtimeMs } = statSync(path);
+  try {
+    writeFileAtomic(hashCachePath(), JSON.stringify({ ...readHashCache(), [path]: { size, mtimeMs, sha256 } }, null, 1));
+  } catch {
+    // a read-only home only costs a re-hash next time
+  }
+}
 
 /** sha256 of a model file; remembered by path, size and mtime because multi-GB files take seconds to hash. */
 export async function modelSha256(path: string): Promise<string> {
   const { size, mtimeMs } = statSync(path);
-  const hashCachePath = join(cacheRoot(), "cascade-eval", "sha256.json");
-  let cache: Record<string, HashCacheEntry> = {};
-  try {
-    cache = JSON.parse(readFileSync(hashCachePath, "utf8")) as Record<string, HashCacheEntry>;
-  } catch {
-    // no cache yet, or unreadable: recompute
-  }
-  const known = cache[path];
+  const known = readHashCache()[path];
   if (known && known.size === size && known.mtimeMs === mtimeMs) return known.sha256;
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   const sha256 = hash.digest("hex");
-  try {
-    writeFileAtomic(hashCachePath, JSON.stringify({ ...cache, [path]: { size, mtimeMs, sha256 } }, null, 1));
-  } catch {
-    // a read-only home only costs a re-hash next time
-  }
+  rememberModelSha256(path, sha256);
   return sha256;
 }
 

@@ -6,12 +6,12 @@
  * written with a bounded amount of memory. The file is written to a temporary file in the destination folder
  * and renamed into place, so readers never see a partial file.
  *
- * Element values are encoded to the tensor's ggml type by an encoder from `TENSOR_ENCODERS` (F32 and F16
- * today); a quantized type (Q8_0, Q4_0…) is added by registering an encoder for whole blocks. Pre-encoded
+ * Element values are encoded to the tensor's ggml type by an encoder from `TENSOR_ENCODERS` (F32, F16, Q8_0
+ * and Q4_0); another quantized type is added by registering an encoder for whole blocks. Pre-encoded
  * bytes may have any type with known traits.
  */
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { endianness } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -90,9 +90,40 @@ function encodeQ8_0(src: Float32Array, dst: Uint8Array): void {
   }
 }
 
+/** ggml's Q4_0 block: 32 values share one F16 scale, two 4-bit quants per byte. */
+const QK4_0 = 32;
+
+/**
+ * Q4_0 as llama.cpp's reference quantizer writes it (quantize_row_q4_0_ref): per block of 32, the value of
+ * largest magnitude m (sign kept) gives d = m / -8 stored as F16; quant q = min(15, trunc(x / d + 8.5)); byte j
+ * holds value j in its low nibble and value j + 16 in its high nibble.
+ */
+function encodeQ4_0(src: Float32Array, dst: Uint8Array): void {
+  const view = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+  const half = QK4_0 / 2;
+  for (let block = 0; block * QK4_0 < src.length; block++) {
+    const values = src.subarray(block * QK4_0, (block + 1) * QK4_0);
+    let amax = 0;
+    let max = 0;
+    for (const value of values) {
+      if (Math.abs(value) > amax) {
+        amax = Math.abs(value);
+        max = value;
+      }
+    }
+    const d = Math.fround(max / -8);
+    const inverse = d === 0 ? 0 : Math.fround(1 / d);
+    const at = block * (2 + half);
+    view.setUint16(at, f32ToF16Bits(d), true);
+    const quant = (x: number) => Math.min(15, Math.trunc(Math.fround(Math.fround(x * inverse) + 8.5)));
+    for (let j = 0; j < half; j++) view.setUint8(at + 2 + j, quant(values[j]!) | (quant(values[half + j]!) << 4));
+  }
+}
+
 /** Encoders for the types that can be written from element values. Add quantized types here. */
 export const TENSOR_ENCODERS: Partial<Record<GgmlType, TensorEncoder>> = {
   [GgmlType.Q8_0]: { encode: encodeQ8_0 },
+  [GgmlType.Q4_0]: { encode: encodeQ4_0 },
   [GgmlType.F32]: {
     encode(src, dst) {
       if (littleEndian) {
@@ -357,6 +388,8 @@ class FileSink {
   private readonly buf: Uint8Array;
   private used = 0;
   written = 0;
+  /** sha256 of everything written, so that a multi-GB file need not be read back to be hashed. */
+  readonly hash = createHash("sha256");
 
   constructor(
     private readonly fh: FileHandle,
@@ -367,6 +400,7 @@ class FileSink {
 
   async write(b: Uint8Array): Promise<void> {
     this.written += b.length;
+    this.hash.update(b);
     if (this.used + b.length > this.buf.length) await this.flush();
     if (b.length >= this.buf.length) {
       await writeAll(this.fh, b, b.length);
@@ -448,6 +482,7 @@ export interface GgufWriteResult {
   dataOffset: number;
   tensors: GgufTensorLayout[];
   fileSize: number;
+  sha256: string;
 }
 
 /**
@@ -466,6 +501,7 @@ export async function writeGguf(
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const fh = await open(tmp, "wx");
   let ok = false;
+  let sha256 = "";
   try {
     const out = new FileSink(fh);
     await out.write(layout.header);
@@ -476,6 +512,7 @@ export async function writeGguf(
     }
     await out.flush();
     if (out.written !== layout.fileSize) throw new Error(`wrote ${out.written} bytes, expected ${layout.fileSize}`);
+    sha256 = out.hash.digest("hex");
     await fh.sync();
     ok = true;
   } finally {
@@ -488,5 +525,5 @@ export async function writeGguf(
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  return { path, alignment: layout.alignment, dataOffset: layout.dataOffset, tensors: layout.tensors, fileSize: layout.fileSize };
+  return { path, alignment: layout.alignment, dataOffset: layout.dataOffset, tensors: layout.tensors, fileSize: layout.fileSize, sha256 };
 }
