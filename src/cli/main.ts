@@ -13,6 +13,7 @@ import { runPasskey, type PasskeyOptions } from "../tasks/passkey/run.js";
 import { passkeyTables } from "../tasks/passkey/summary.js";
 import { pg19Tables, type Pg19Record } from "../tasks/pg19/summary.js";
 import { booksumTables, type BooksumRecord } from "../tasks/booksum/summary.js";
+import { benchCommand, benchRunTables } from "./bench.js";
 import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
 import { longbenchCommand, longBenchRunTables } from "./longbench.js";
@@ -70,12 +71,14 @@ function tableCommand(): Command {
       const loaded = runs.map((run) => RunFolder.open(run, flags.results));
       const records = loaded.map((folder) => {
         const task = folder.manifest<{ task?: string }>().task;
-        if (task !== "passkey" && task !== "pg19" && task !== "booksum" && task !== "longbench") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
+        if (task !== "passkey" && task !== "pg19" && task !== "booksum" && task !== "longbench" && task !== "bench") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
         return { task, folder };
       });
       const tasks = new Set(records.map((run) => run.task));
       if (tasks.size > 1) throw new UsageError(`runs of different tasks (${[...tasks].join(", ")}) cannot share a table`);
-      const tables = tasks.has("longbench")
+      const tables = tasks.has("bench")
+        ? records.flatMap(({ folder }) => benchRunTables(folder))
+        : tasks.has("longbench")
         ? records.flatMap(({ folder }) => longBenchRunTables(folder))
         : tasks.has("booksum")
         ? records.flatMap(({ folder }) => booksumTables(folder.id, folder.records<BooksumRecord>()))
@@ -94,6 +97,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(oneLineErrors(pg19Command()));
   program.addCommand(oneLineErrors(booksumCommand()));
   program.addCommand(oneLineErrors(longbenchCommand()));
+  program.addCommand(oneLineErrors(benchCommand()));
   program.addCommand(oneLineErrors(dataCommand()));
   program.addCommand(oneLineErrors(modelCommand()));
   program.addCommand(oneLineErrors(tableCommand()));

@@ -4,6 +4,10 @@ import type { CachePolicy } from "../policies/policy.js";
 import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
 import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
+import { Rng } from "../util/rng.js";
+import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export interface EngineOptions {
   /** A GGUF path or a model URI node-llama-cpp resolves (`hf:…`, URLs). */
@@ -13,12 +17,45 @@ export interface EngineOptions {
   threads?: number;
   /** Where downloaded models go; default: node-llama-cpp's models folder. */
   modelsDirectory?: string;
+  /** llama.cpp's flash-attention kernels; default: on a GPU only. */
+  flashAttention?: boolean;
 }
 
 export interface HardwareInfo {
   gpu: string | false;
   threads: number;
   llamaCppRelease: string;
+  flashAttention: boolean;
+}
+
+/** The KV cache's element types: node-llama-cpp's default, which the engine never changes. */
+export const KV_CACHE_TYPES = { key: "F16", value: "F16" } as const;
+
+/** llama_ftype names of general.file_type (the common ones). */
+const FILE_TYPES: Record<number, string> = { 0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 12: "Q3_K_M", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16" };
+
+function fileTypeName(value: unknown): string {
+  return typeof value === "number" ? (FILE_TYPES[value] ?? `type ${value}`) : "not stated";
+}
+
+function nodeLlamaCppVersion(): string {
+  return (JSON.parse(readFileSync(join(nodeLlamaCppRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** What a speed measurement says about the machine and the binaries that produced it. */
+export interface BuildInfo {
+  gpuDevices: string[];
+  vramTotalBytes: number | null;
+  llamaCpp: { repo: string; release: string };
+  binaries: "localBuild" | "prebuilt";
+  nodeLlamaCppVersion: string;
+  kvCacheTypes: typeof KV_CACHE_TYPES;
+}
+
+/** Memory in use now: the GPU's (every process on it; null without a GPU) and this process's resident set. */
+export interface MemoryUsage {
+  vramUsedBytes: number | null;
+  hostRssBytes: number;
 }
 
 export interface StreamRequest {
@@ -55,7 +92,13 @@ export class Engine {
     const llama = await openLlama(options.gpu ?? "auto");
     const model = await loadModel(llama, path);
     const info = describeModel(options.model, path, await modelSha256(path), model);
-    const hardware = { gpu: llama.gpu, threads: options.threads ?? physicalCoreCount(), llamaCppRelease: llama.llamaCppRelease.release };
+    const hardware = {
+      gpu: llama.gpu,
+      threads: options.threads ?? physicalCoreCount(),
+      llamaCppRelease: llama.llamaCppRelease.release,
+      // llama.cpp's CPU flash-attention path measured 4× slower here; on a GPU it is the fast one.
+      flashAttention: options.flashAttention ?? llama.gpu !== false,
+    };
     return new Engine(llama, model, info, hardware);
   }
 
@@ -87,6 +130,11 @@ export class Engine {
   static contextSizeFor(request: StreamRequest): number {
     const { policy, stride, totalTokens } = request;
     return Number.isFinite(policy.capacity) ? policy.capacity + stride + 1 : totalTokens + 1;
+  }
+
+  /** Tokens per llama.cpp batch: a whole chunk, up to 4,096 on a GPU and 512 on the CPU. */
+  static batchSizeFor(stride: number, gpu: string | false): number {
+    return Math.min(stride, gpu ? 4096 : 512);
   }
 
   /**
@@ -147,10 +195,9 @@ export class Engine {
         contextSize: size,
         sequences: 1,
         threads: this.hardware.threads,
-        batchSize: Math.min(stride, this.hardware.gpu ? 4096 : 512),
+        batchSize: Engine.batchSizeFor(stride, this.hardware.gpu),
         swaFullCache: true,
-        // llama.cpp's CPU flash-attention path measured 4× slower here; on a GPU it is the fast one.
-        flashAttention: this.hardware.gpu !== false,
+        flashAttention: this.hardware.flashAttention,
       });
       return context;
     } catch (error) {
@@ -158,6 +205,60 @@ export class Engine {
       const cause = takeLlamaError();
       throw new UsageError(`cannot create a context of ${size} tokens: ${reason}${cause ? ` (llama.cpp: ${cause})` : ""}`);
     }
+  }
+
+  /** Frees the KV caches of idle contexts (a benchmark measures memory with nothing left over from before). */
+  async disposeIdleContexts(): Promise<void> {
+    for (const { context } of this.idle.splice(0)) await context.dispose();
+  }
+
+  async memoryUsage(): Promise<MemoryUsage> {
+    const hostRssBytes = process.memoryUsage.rss();
+    if (this.llama.gpu === false) return { vramUsedBytes: null, hostRssBytes };
+    return { vramUsedBytes: (await this.llama.getVramState()).used, hostRssBytes };
+  }
+
+  async buildInfo(): Promise<BuildInfo> {
+    const gpu = this.llama.gpu !== false;
+    return {
+      gpuDevices: gpu ? await this.llama.getGpuDeviceNames() : [],
+      vramTotalBytes: gpu ? (await this.llama.getVramState()).total : null,
+      llamaCpp: { ...this.llama.llamaCppRelease },
+      binaries: this.llama.buildType,
+      nodeLlamaCppVersion: nodeLlamaCppVersion(),
+      kvCacheTypes: KV_CACHE_TYPES,
+    };
+  }
+
+  /** Model hyper-parameters from the GGUF header, as a speed record names the shape. */
+  modelShape(): Record<string, number | string> {
+    const metadata = this.model.fileInfo.metadata as unknown as Record<string, Record<string, unknown>>;
+    const architecture = this.modelInfo.architecture;
+    const section = (metadata[architecture] ?? {}) as Record<string, unknown>;
+    const attention = (section.attention ?? {}) as Record<string, unknown>;
+    const number = (value: unknown) => (typeof value === "number" ? value : Number.NaN);
+    return {
+      architecture,
+      layers: number(section.block_count),
+      embedding: number(section.embedding_length),
+      heads: number(attention.head_count),
+      kvHeads: number(attention.head_count_kv ?? attention.head_count),
+      feedForward: number(section.feed_forward_length),
+      vocabulary: this.modelInfo.vocabularySize,
+      trainedContext: this.modelInfo.trainContextSize,
+      fileType: fileTypeName((metadata.general ?? {}).file_type),
+    };
+  }
+
+  /**
+   * `count` token ids drawn with a seed from the vocabulary's ordinary tokens (no BOS, EOS or control tokens):
+   * input for speed measurements, where the text does not matter.
+   */
+  sampleTokens(count: number, seed: number): number[] {
+    const ordinary: number[] = [];
+    for (let token = 0; token < this.modelInfo.vocabularySize; token++) if (!this.model.isSpecialToken(token as Token)) ordinary.push(token);
+    const rng = new Rng(seed);
+    return Array.from({ length: count }, () => rng.pick(ordinary));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,283 @@
+/**
+ * `cascade-eval bench`: prefill speed and memory of each cache policy at each length, the full cache (flash
+ * attention where the binaries have it) up to the longest length that fits, and raw llama.cpp evaluation of the
+ * same tokens at the bounded caches' KV occupancy with no policy at all, measured side by side in one process.
+ */
+import { Engine, type StreamRequest } from "../engine/engine.js";
+import type { PolicyStream } from "../engine/stream.js";
+import { UsageError } from "../errors.js";
+import { createPolicy } from "../policies/index.js";
+import type { CachePolicy, PolicyConfig, PolicyName } from "../policies/policy.js";
+import type { RunFolder } from "../results/run-folder.js";
+import { finishRun, openRunFolder, type RunSettings } from "../tasks/lifecycle.js";
+import { machineInfo } from "./system.js";
+import { benchTables, type BenchRecord, type BenchSystem, type ChunkTotals } from "./tables.js";
+
+export interface BenchOptions {
+  model: string;
+  lengths: number[];
+  policies: PolicyName[];
+  sinks: number;
+  window: number;
+  cascades: number;
+  stride: number;
+  /** Steady-state chunks of the raw baseline; 0 leaves it out. */
+  rawChunks: number;
+  /** The full cache is not run beyond this length (time); unset: up to the longest length that fits. */
+  maxFullLength?: number;
+  /** llama.cpp's flash attention for every policy; unset: the engine's default (on a GPU only). */
+  flashAttention?: boolean;
+  seed: number;
+}
+
+/** One stream per policy (the raw baseline is a stream too), recorded at each of its lengths as it passes them. */
+interface Unit {
+  kind: "raw" | "stream";
+  policy: PolicyConfig;
+  /** Ascending lengths still to record. */
+  lengths: number[];
+}
+
+const VRAM_POLL_MS = 100;
+
+/** The baseline's cache: filled to `capacity`, then each chunk drops itself again (one tail range: no shift). */
+function tailDrop(config: PolicyConfig, capacity: number): CachePolicy {
+  let cached = 0;
+  return {
+    config,
+    capacity,
+    attentionDecay: undefined,
+    update(appended) {
+      const total = cached + appended;
+      const keep = Math.min(total, Math.max(cached, capacity));
+      cached = keep;
+      return Array.from({ length: total - keep }, (_, offset) => keep + offset);
+    },
+  };
+}
+
+export function recordKey(record: Pick<BenchRecord, "kind" | "policy" | "length">): string {
+  return `${record.kind}|${record.policy.name}|${record.length}`;
+}
+
+/** The streams to run, without the lengths already recorded (a resumed run). */
+export function planUnits(options: BenchOptions, done: ReadonlySet<string>): Unit[] {
+  const config = (name: PolicyName): PolicyConfig => ({ name, sinks: options.sinks, window: options.window, cascades: options.cascades });
+  const units: Unit[] = [];
+  if (options.rawChunks > 0 && options.policies.some((name) => name !== "full"))
+    units.push({ kind: "raw", policy: config("sink-window"), lengths: [options.sinks + options.window + options.rawChunks * options.stride] });
+  const lengths = [...options.lengths].sort((a, b) => a - b);
+  for (const name of options.policies) units.push({ kind: "stream", policy: config(name), lengths });
+  return units
+    .map((unit) => ({ ...unit, lengths: unit.lengths.filter((length) => !done.has(recordKey({ kind: unit.kind, policy: unit.policy, length }))) }))
+    .filter((unit) => unit.lengths.length > 0);
+}
+
+export async function runBench(options: BenchOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: options.flashAttention });
+  try {
+    const longest = Math.max(...options.lengths);
+    for (const name of new Set(options.policies)) {
+      const warning = engine.validate({ policy: createPolicy({ name, sinks: options.sinks, window: options.window, cascades: options.cascades }), stride: options.stride, totalTokens: longest });
+      if (warning) process.stderr.write(`note: ${warning} (speed is still measured)\n`);
+    }
+    // Every stream reads a prefix of the same seeded token sequence, drawn once its context exists (a full cache
+    // that does not fit never allocates its tokens).
+    const tokensFor = (length: number) => engine.sampleTokens(length, options.seed);
+    const system: BenchSystem = {
+      machine: machineInfo(),
+      build: await engine.buildInfo(),
+      shape: engine.modelShape(),
+      batchSize: Engine.batchSizeFor(options.stride, engine.hardware.gpu),
+      flashAttention: engine.hardware.flashAttention,
+    };
+    const folder = openRunFolder("bench", engine, settings, { options, system }, resume);
+    const records = folder.records<BenchRecord>();
+    const total = planUnits(options, new Set()).reduce((sum, unit) => sum + unit.lengths.length, 0);
+    const units = planUnits(options, new Set(records.map(recordKey)));
+    const tables = () => benchTables(folder.id, folder.manifest<{ system: BenchSystem }>().system, engine.modelInfo.name, records);
+    const save = (record: BenchRecord) => {
+      folder.append(record);
+      records.push(record);
+    };
+    settings.reporter.start({
+      title: `bench · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · run ${folder.id}`,
+      totalUnits: total,
+      doneUnits: records.length,
+      totalTokens: units.reduce((sum, unit) => sum + Math.max(...unit.lengths), 0),
+      tables,
+    });
+    await warmUp(engine, tokensFor(2 * options.stride), options.stride);
+    for (const unit of units) {
+      if (settings.signal.aborted) break;
+      const finished = await measureUnit(engine, unit, tokensFor, options, settings, save);
+      if (!finished) break;
+    }
+    settings.reporter.stop();
+    folder.write("bench.json", `${JSON.stringify({ system, model: engine.modelInfo, options, records }, null, 2)}\n`);
+    finishRun(folder, tables(), settings, { task: "bench", done: records.length, total, units: "measurements", files: "all figures: bench.json" });
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The first evaluations on a GPU pay for kernel loading and graph capture: keep them out of every measurement. */
+async function warmUp(engine: Engine, tokens: readonly number[], stride: number): Promise<void> {
+  const request: StreamRequest = { policy: createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 }), stride, totalTokens: tokens.length };
+  const stream = await engine.openStream(request);
+  await stream.feed(tokens);
+  await engine.closeStream(stream);
+  await engine.disposeIdleContexts();
+}
+
+function unmeasured(unit: Unit, length: number, contextCells: number, status: "does not fit" | "not run", reason: string, stride: number): BenchRecord {
+  return { kind: unit.kind, policy: unit.policy, length, stride, contextCells, status, reason, finishedAt: new Date().toISOString() };
+}
+
+/**
+ * Opens the unit's stream for its longest length. A full cache that does not fit is recorded as such and tried
+ * again one length shorter; lengths over --max-full-length are recorded as not run.
+ */
+async function openUnitStream(engine: Engine, unit: Unit, options: BenchOptions, save: (record: BenchRecord) => void) {
+  const capacity = options.sinks + options.window;
+  const lengths = [...unit.lengths];
+  if (unit.policy.name === "full" && options.maxFullLength !== undefined)
+    while (lengths.length > 0 && lengths.at(-1)! > options.maxFullLength) {
+      const length = lengths.pop()!;
+      save(unmeasured(unit, length, length + 1, "not run", `longer than --max-full-length ${options.maxFullLength}`, options.stride));
+    }
+  const tooLong: BenchRecord[] = [];
+  while (lengths.length > 0) {
+    const policy = unit.kind === "raw" ? tailDrop(unit.policy, capacity) : createPolicy(unit.policy);
+    const request: StreamRequest = { policy, stride: options.stride, totalTokens: lengths.at(-1)! };
+    await engine.disposeIdleContexts();
+    try {
+      const stream = await engine.openStream(request);
+      tooLong.reverse().forEach(save);
+      return { stream, lengths, contextCells: Engine.contextSizeFor(request) };
+    } catch (error) {
+      if (!(error instanceof UsageError) || unit.policy.name !== "full") throw error;
+      tooLong.push(unmeasured(unit, lengths.pop()!, Engine.contextSizeFor(request), "does not fit", error.message, options.stride));
+    }
+  }
+  tooLong.reverse().forEach(save);
+  return undefined;
+}
+
+/** One stream, recorded at each of its lengths; false when the user interrupted it. */
+async function measureUnit(
+  engine: Engine,
+  unit: Unit,
+  tokensFor: (length: number) => number[],
+  options: BenchOptions,
+  settings: RunSettings,
+  save: (record: BenchRecord) => void,
+): Promise<boolean> {
+  const capacity = options.sinks + options.window;
+  const opened = await openUnitStream(engine, unit, options, save);
+  if (opened === undefined) return true;
+  const { stream, lengths, contextCells } = opened;
+  const before = await engine.memoryUsage();
+  const peak = { vram: before.vramUsedBytes, rss: before.hostRssBytes };
+  const sample = async () => {
+    const now = await engine.memoryUsage();
+    if (now.vramUsedBytes !== null) peak.vram = Math.max(peak.vram ?? 0, now.vramUsedBytes);
+    peak.rss = Math.max(peak.rss, now.hostRssBytes);
+  };
+  const poll = setInterval(() => void sample(), VRAM_POLL_MS);
+  try {
+    const tokens = tokensFor(lengths.at(-1)!);
+    const current = unit.kind === "raw" ? `raw llama.cpp at ${capacity} cells` : unit.policy.name;
+    // The baseline fills its cache first (never steady), then evaluates its steady chunks.
+    const ends = unit.kind === "raw" ? [capacity, ...lengths] : lengths;
+    const timer = new ChunkTimer(stream, capacity);
+    let start = 0;
+    for (const end of ends) {
+      const fed = await timer.feed(tokens.slice(start, end), settings, current);
+      if (!fed) return false;
+      start = end;
+      if (!lengths.includes(end)) continue;
+      await sample();
+      save({
+        kind: unit.kind,
+        policy: unit.policy,
+        length: end,
+        stride: options.stride,
+        contextCells,
+        status: "measured",
+        ...timer.all,
+        steady: timer.steady.chunks > 0 ? { ...timer.steady } : null,
+        evicted: stream.counters.evicted,
+        memory: { vramBeforeBytes: before.vramUsedBytes, vramPeakBytes: peak.vram, hostRssPeakBytes: peak.rss },
+        finishedAt: new Date().toISOString(),
+      });
+      settings.reporter.unitDone({ promptTokens: end - timer.reportedTokens });
+      timer.reportedTokens = end;
+    }
+    return true;
+  } finally {
+    clearInterval(poll);
+    await engine.closeStream(stream);
+    await engine.disposeIdleContexts();
+  }
+}
+
+const ABORTED = Symbol("aborted");
+const zeroTotals = (): ChunkTotals => ({ chunks: 0, tokens: 0, wallMs: 0, evaluateMs: 0, policyMs: 0, eraseMs: 0 });
+
+/**
+ * Splits a stream's time per chunk, cumulatively: every chunk, and the chunks that started with the cache at
+ * `capacity` (steady state: the occupancy of the raw baseline).
+ */
+class ChunkTimer {
+  readonly all = zeroTotals();
+  readonly steady = zeroTotals();
+  /** Tokens already counted as finished by the progress reporter. */
+  reportedTokens = 0;
+  private fedTokens = 0;
+  private cachedBefore: number;
+  private before: PolicyStream["timings"];
+
+  constructor(
+    private readonly stream: PolicyStream,
+    private readonly capacity: number,
+  ) {
+    this.cachedBefore = stream.cachedTokens;
+    this.before = { ...stream.timings };
+  }
+
+  /** Feeds one part of the stream; false when the user interrupted. */
+  async feed(tokens: number[], settings: RunSettings, current: string): Promise<boolean> {
+    let previousDone = 0;
+    let last = performance.now();
+    try {
+      await this.stream.feed(tokens, {
+        onChunk: (done) => {
+          const now = performance.now();
+          const timings = this.stream.timings;
+          const chunk: ChunkTotals = {
+            chunks: 1,
+            tokens: done - previousDone,
+            wallMs: now - last,
+            evaluateMs: timings.evaluateMs - this.before.evaluateMs,
+            policyMs: timings.policyMs - this.before.policyMs,
+            eraseMs: timings.eraseMs - this.before.eraseMs,
+          };
+          for (const totals of this.cachedBefore === this.capacity ? [this.all, this.steady] : [this.all])
+            for (const key of Object.keys(chunk) as (keyof ChunkTotals)[]) totals[key] += chunk[key];
+          this.before = { ...timings };
+          this.cachedBefore = this.stream.cachedTokens;
+          previousDone = done;
+          last = now;
+          settings.reporter.progress({ unitTokensDone: this.fedTokens + done - this.reportedTokens, current });
+          if (settings.signal.aborted) throw ABORTED;
+        },
+      });
+    } catch (error) {
+      if (error === ABORTED) return false;
+      throw error;
+    }
+    this.fedTokens += tokens.length;
+    return true;
+  }
+}

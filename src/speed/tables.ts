@@ -1,0 +1,168 @@
+/** The records of `cascade-eval bench` and the tables rebuilt from them. */
+import type { BuildInfo } from "../engine/engine.js";
+import { POLICY_NAMES, type PolicyConfig } from "../policies/policy.js";
+import type { Cell, Table } from "../printers/table.js";
+import { formatLength } from "../cli/parse.js";
+import type { MachineInfo } from "./system.js";
+
+/** Time and tokens summed over a set of chunks. */
+export interface ChunkTotals {
+  chunks: number;
+  tokens: number;
+  wallMs: number;
+  /** llama.cpp decode of the chunk; after an eviction it includes the deferred re-rotation of the shifted keys. */
+  evaluateMs: number;
+  policyMs: number;
+  /** `eraseContextTokenRanges`: removing the cells and shifting the positions of the kept ones. */
+  eraseMs: number;
+}
+
+export interface BenchRecord extends Partial<ChunkTotals> {
+  /** `raw`: llama.cpp evaluation at the bounded caches' occupancy with no policy (each chunk drops itself). */
+  kind: "raw" | "stream";
+  policy: PolicyConfig;
+  /** Tokens fed (raw: the fill plus the steady chunks). */
+  length: number;
+  stride: number;
+  contextCells: number;
+  status: "measured" | "does not fit" | "not run";
+  reason?: string;
+  /** Chunks that started with the cache at sinks + window (absent for the full cache). */
+  steady?: ChunkTotals | null;
+  evicted?: number;
+  memory?: { vramBeforeBytes: number | null; vramPeakBytes: number | null; hostRssPeakBytes: number };
+  finishedAt: string;
+}
+
+export interface BenchSystem {
+  machine: MachineInfo;
+  build: BuildInfo;
+  shape: Record<string, number | string>;
+  batchSize: number;
+  flashAttention: boolean;
+}
+
+const GIB = 2 ** 30;
+const perSecond = (tokens: number, ms: number) => (ms > 0 ? (tokens * 1000) / ms : null);
+const perChunk = (totals: ChunkTotals, key: keyof ChunkTotals) => totals[key] / totals.chunks;
+const gib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? null : bytes / GIB);
+const tokensLabel = formatLength;
+const policyOrder = (record: BenchRecord) => POLICY_NAMES.indexOf(record.policy.name);
+
+function systemTable(system: BenchSystem, modelName: string): Table {
+  const { machine, build, shape } = system;
+  const rows: Cell[][] = [
+    ["GPU", build.gpuDevices.join(", ") || "none (CPU)"],
+    ["VRAM total GiB", gib(build.vramTotalBytes)],
+    ["NVIDIA driver / CUDA", machine.nvidiaDriver ? `${machine.nvidiaDriver} / ${machine.cudaVersion ?? "?"}` : "–"],
+    ["CPU", `${machine.cpu} × ${machine.cpuCores}`],
+    ["host memory GiB", gib(machine.hostMemoryBytes)],
+    ["model", modelName],
+    ["shape", `${shape.architecture}: ${shape.layers} layers, width ${shape.embedding}, ${shape.heads} heads / ${shape.kvHeads} KV, ffn ${shape.feedForward}, vocab ${shape.vocabulary}, file type ${shape.fileType}`],
+    ["KV cache types", `K ${build.kvCacheTypes.key}, V ${build.kvCacheTypes.value}`],
+    ["flash attention", system.flashAttention ? "on" : "off"],
+    ["batch size", system.batchSize],
+    ["llama.cpp", `${build.llamaCpp.repo} ${build.llamaCpp.release} (${build.binaries} binaries)`],
+    ["node-llama-cpp", build.nodeLlamaCppVersion],
+    ["cascade-eval", `${machine.cascadeEval.version}${machine.cascadeEval.commit ? ` (${machine.cascadeEval.commit})` : ""}`],
+  ];
+  return { title: "system", head: ["what", "value"], rows, decimals: [undefined, 1] };
+}
+
+/** Time of the full cache at `length`: measured, else extrapolated from the two longest measured lengths. */
+function fullScaling(full: BenchRecord[]): { exponent: number; from: BenchRecord; to: BenchRecord } | undefined {
+  const measured = full.filter((record) => record.status === "measured").sort((a, b) => a.length - b.length);
+  if (measured.length < 2) return undefined;
+  const [from, to] = measured.slice(-2) as [BenchRecord, BenchRecord];
+  return { exponent: Math.log(to.wallMs! / from.wallMs!) / Math.log(to.length / from.length), from, to };
+}
+
+export function benchTables(runId: string, system: BenchSystem, modelName: string, records: readonly BenchRecord[]): Table[] {
+  const streams = records.filter((record) => record.kind === "stream").sort((a, b) => a.length - b.length || policyOrder(a) - policyOrder(b));
+  const raw = records.find((record) => record.kind === "raw" && record.status === "measured");
+  const rawRate = raw?.steady ? perSecond(raw.steady.tokens, raw.steady.evaluateMs) : null;
+  const rawEvaluatePerChunk = raw?.steady ? perChunk(raw.steady, "evaluateMs") : null;
+  const full = streams.filter((record) => record.policy.name === "full");
+  const fullAt = new Map(full.filter((record) => record.status === "measured").map((record) => [record.length, record.wallMs!]));
+  const scaling = fullScaling(full);
+  const notes: string[] = [];
+
+  const prefillRows = streams.map((record): Cell[] => {
+    const cache = record.policy.name === "full" ? "all" : `${record.policy.sinks}+${record.policy.window}`;
+    if (record.status !== "measured") return [tokensLabel(record.length), record.policy.name, cache, record.status, null, null, null, null, null];
+    const speedup = record.policy.name !== "full" && fullAt.has(record.length) ? fullAt.get(record.length)! / record.wallMs! : null;
+    const maintenance = (100 * (record.policyMs! + record.eraseMs!)) / record.wallMs!;
+    return [tokensLabel(record.length), record.policy.name, cache, record.wallMs! / 1000, perSecond(record.length, record.wallMs!), speedup, maintenance, gib(record.memory?.vramPeakBytes), gib(record.memory?.hostRssPeakBytes)];
+  });
+  for (const record of streams.filter((each) => each.status !== "measured" && each.policy.name === "full").slice(0, 1))
+    notes.push(`full cache from ${tokensLabel(record.length)} on: ${record.status} (${record.reason})`);
+  if (scaling) {
+    const { exponent, from, to } = scaling;
+    notes.push(`full cache time grows as length^${exponent.toFixed(2)} between ${tokensLabel(from.length)} and ${tokensLabel(to.length)} (measured)`);
+    for (const record of streams.filter((each) => each.policy.name !== "full" && each.status === "measured" && !fullAt.has(each.length) && each.length > to.length)) {
+      const extrapolated = to.wallMs! * (record.length / to.length) ** exponent;
+      notes.push(
+        `EXTRAPOLATED, not measured: full cache at ${tokensLabel(record.length)} ≈ ${(extrapolated / 1000).toFixed(0)} s from that scaling → ${record.policy.name} ≈ ${(extrapolated / record.wallMs!).toFixed(1)}× faster`,
+      );
+    }
+  }
+  for (const name of POLICY_NAMES.filter((each) => each !== "full")) {
+    const peaks = streams.filter((record) => record.policy.name === name && record.memory?.vramPeakBytes != null).map((record) => record.memory!.vramPeakBytes!);
+    if (peaks.length > 1)
+      notes.push(`${name}: peak VRAM ${(Math.min(...peaks) / GIB).toFixed(2)}–${(Math.max(...peaks) / GIB).toFixed(2)} GiB over ${peaks.length} lengths (spread ${((Math.max(...peaks) - Math.min(...peaks)) / 2 ** 20).toFixed(0)} MiB)`);
+  }
+
+  const steadyRows = streams
+    .filter((record) => record.status === "measured" && record.steady)
+    .map((record): Cell[] => {
+      const steady = record.steady!;
+      const rate = perSecond(steady.tokens, steady.wallMs);
+      return [
+        tokensLabel(record.length),
+        record.policy.name,
+        steady.chunks,
+        perChunk(steady, "wallMs"),
+        perChunk(steady, "evaluateMs"),
+        rawEvaluatePerChunk === null ? null : perChunk(steady, "evaluateMs") - rawEvaluatePerChunk,
+        perChunk(steady, "policyMs"),
+        perChunk(steady, "eraseMs"),
+        (100 * (steady.policyMs + steady.eraseMs)) / steady.wallMs,
+        rate,
+        rate !== null && rawRate !== null ? (100 * rate) / rawRate : null,
+      ];
+    });
+
+  const tables: Table[] = [
+    systemTable(system, modelName),
+    {
+      title: `prefill · run ${runId}`,
+      head: ["length", "policy", "cache", "seconds", "tokens/s", "× vs full", "maintenance %", "VRAM peak GiB", "host RSS GiB"],
+      rows: prefillRows,
+      notes: [
+        "× vs full: full-cache seconds / this policy's seconds at the same length; maintenance: policy decisions + eraseContextTokenRanges, share of the wall time",
+        "each policy streams once to its longest length and is recorded as it passes the shorter ones (the same tokens in the same chunks); the full cache's context is sized for its longest length",
+        "VRAM: the GPU's used memory (model weights included), sampled every 100 ms",
+        ...notes,
+      ],
+      decimals: [undefined, undefined, undefined, 2, 0, 2, 1, 2, 2],
+    },
+    {
+      title: "per chunk with the cache full (steady state), against raw llama.cpp evaluation at the same occupancy",
+      head: ["length", "policy", "chunks", "wall ms", "evaluate ms", "re-rotation ms (derived)", "policy ms", "erase ms", "maintenance %", "tokens/s", "% of raw"],
+      rows: steadyRows,
+      notes: [
+        "evaluate includes llama.cpp's deferred re-rotation of the shifted keys; re-rotation (derived) = evaluate − raw evaluate per chunk",
+        "% of raw: steady tokens/s (wall, maintenance included) / raw llama.cpp evaluation tokens/s",
+      ],
+      decimals: [undefined, undefined, 0, 1, 1, 1, 2, 1, 1, 0, 1],
+    },
+  ];
+  if (raw)
+    tables.push({
+      title: "raw llama.cpp evaluation: the same tokens at the same KV occupancy, no policy (each chunk dropped again from the tail)",
+      head: ["occupancy", "stride", "chunks", "evaluate ms/chunk", "tokens/s", "tail erase ms/chunk", "VRAM peak GiB"],
+      rows: [[raw.policy.sinks + raw.policy.window, raw.stride, raw.steady?.chunks ?? 0, rawEvaluatePerChunk, rawRate, raw.steady ? perChunk(raw.steady, "eraseMs") : null, gib(raw.memory?.vramPeakBytes)]],
+      decimals: [0, 0, 0, 1, 0, 2, 2],
+    });
+  return tables;
+}
