@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { BenchRecord } from "../../src/speed/tables.js";
-import { assertSucceeded, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder } from "./helpers.js";
+import { assertSucceeded, cli, completeLines, explain, onlyRunFolder, QUIET, removeTemporaryFolders, runFolders, startCli, tempFolder, waitForRecords } from "./helpers.js";
 
 const work = tempFolder();
 const MODEL = join(work, "tiny-q8.gguf");
@@ -107,6 +107,26 @@ test("a full cache too large for memory is recorded as not fitting, and the next
   ]);
   assert.match(all[2]!.reason!, /cannot create a context of 100663297 tokens: .*too large/);
   assert.match(result.stdout, /full cache from 96M on: does not fit/);
+});
+
+test("an interrupted bench keeps every finished length and --resume measures only the rest", async () => {
+  const results = join(work, "results-resume");
+  const args = ["bench", "--model", MODEL, "--len", "1K,48K", "--policy", "sink-window,cascading", ...CACHE, "--raw-chunks", "2"];
+  const running = startCli([...args, "--results", results, ...QUIET]);
+  const folder = await waitForRecords(() => runFolders(results)[0], 2, running);
+  running.child.kill("SIGTERM");
+  const stopped = await running.done;
+  assert.equal(stopped.code, 130, explain(stopped));
+  const before = completeLines(folder).length;
+  assert.ok(before >= 2 && before < 5, `${before} of 5 measurements before the resume: not interrupted`);
+  assert.match(stopped.stderr, new RegExp(`^continue with: cascade-eval bench --resume ${folder}$`, "m"));
+  const refused = await cli(["bench", "--resume", folder, "--len", "2K", "--results", results, ...QUIET]);
+  assert.equal(refused.code, 2, explain(refused));
+  assert.match(refused.stderr, /--resume repeats the run's own settings; drop --len/);
+  const resumed = await cli(["bench", "--resume", folder, "--results", results, ...QUIET]);
+  assertSucceeded(resumed);
+  const keys = records(folder).map((r) => `${r.kind} ${r.policy.name} ${r.length}`).sort();
+  assert.deepEqual(keys, ["raw sink-window 832", "stream cascading 1024", "stream cascading 49152", "stream sink-window 1024", "stream sink-window 49152"]);
 });
 
 test("model and bench errors are one line with a non-zero exit", async () => {

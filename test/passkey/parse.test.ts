@@ -25,7 +25,17 @@ test("depths are numbers in (0, 1]", () => {
 test("the default cache shape is the paper's at 1M and shrinks to a quarter of short haystacks", () => {
   const config = loadPasskeyConfig();
   const base: PasskeyOptions = { lengths: [], depths: [], samples: 1, seed: 1, policies: [], cascades: 4, filler: "words", model: "" };
-  assert.deepEqual(cacheShape(1048576, base, config), { sinks: 64, window: 32768, stride: 4096 });
-  assert.deepEqual(cacheShape(4096, base, config), { sinks: 64, window: 1024, stride: 512 });
-  assert.deepEqual(cacheShape(4096, { ...base, policies: [], window: 2048, stride: 100, sinks: 4 }, config), { sinks: 4, window: 2048, stride: 100 });
+  assert.deepEqual(cacheShape(1048576, base, config), { sinks: 64, window: 32768, stride: 4096, shrunk: false });
+  assert.deepEqual(cacheShape(4096, base, config), { sinks: 64, window: 1024, stride: 512, shrunk: false });
+  assert.deepEqual(cacheShape(4096, { ...base, policies: [], window: 2048, stride: 100, sinks: 4 }, config), { sinks: 4, window: 2048, stride: 100, shrunk: false });
+});
+
+test("a default window is halved until it fits the model's trained context; a given one is kept", () => {
+  const config = loadPasskeyConfig();
+  const base: PasskeyOptions = { lengths: [], depths: [], samples: 1, seed: 1, policies: [], cascades: 4, filler: "words", model: "" };
+  // 8K context: 64 + 8192 + 4096 does not fit, 64 + 4096 + 2048 does
+  assert.deepEqual(cacheShape(1048576, base, config, 8192), { sinks: 64, window: 4096, stride: 2048, shrunk: true });
+  assert.deepEqual(cacheShape(1048576, base, config, 131072), { sinks: 64, window: 32768, stride: 4096, shrunk: false });
+  assert.deepEqual(cacheShape(4096, base, config, 8192), { sinks: 64, window: 1024, stride: 512, shrunk: false });
+  assert.deepEqual(cacheShape(1048576, { ...base, window: 32768 }, config, 8192), { sinks: 64, window: 32768, stride: 4096, shrunk: false });
 });

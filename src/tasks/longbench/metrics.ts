@@ -3,9 +3,21 @@
  * (PROTOCOLS §4). Python semantics are spelled out where JavaScript's differ: Unicode `\b` and `\d`, str.split(),
  * Counter intersection, list.remove() while iterating, round() to two decimals.
  */
-import { cut } from "jieba-wasm";
+import { createRequire } from "node:module";
 import { fuzzRatio } from "./difflib.js";
 import { pythonSplit, rougePackageL } from "./rouge-pkg.js";
+
+type Jieba = typeof import("jieba-wasm");
+let jieba: Jieba | undefined;
+
+/**
+ * jieba's 16 MB of WebAssembly, required on the first Chinese text only: a copy of the project without it (the GPU
+ * machine's, which must fit 64 MiB) still runs everything else.
+ */
+function cut(text: string, hmm: boolean): string[] {
+  jieba ??= createRequire(import.meta.url)("jieba-wasm") as Jieba;
+  return jieba.cut(text, hmm);
+}
 
 export type MetricName = "qa_f1" | "qa_f1_zh" | "rouge" | "rouge_zh" | "classification" | "retrieval" | "retrieval_zh" | "count" | "code_sim";
 

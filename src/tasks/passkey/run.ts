@@ -39,20 +39,23 @@ interface Unit {
 /**
  * The cache shape for one haystack length. Defaults follow the paper's passkey setting (64 sinks, a 32,768-token
  * window, stride 4,096) and shrink for short haystacks: window = largest power of two ≤ length/4, stride = window/2,
- * so that `--len 4K` still evicts.
+ * so that `--len 4K` still evicts. A default window is also halved until sinks + window + stride fits the model's
+ * trained context (`shrunk` says so); a window given with --window is kept as given.
  */
-export function cacheShape(length: number, options: PasskeyOptions, config: PasskeyConfig) {
-  const window = options.window ?? Math.min(config.defaults.window, 2 ** Math.floor(Math.log2(Math.max(1, length / 4))));
-  const stride = options.stride ?? Math.max(1, Math.min(config.defaults.stride, window / 2));
+export function cacheShape(length: number, options: PasskeyOptions, config: PasskeyConfig, trainedContext = Infinity) {
   const sinks = options.sinks ?? config.defaults.sinks;
-  return { sinks, window, stride };
+  const strideFor = (window: number) => options.stride ?? Math.max(1, Math.min(config.defaults.stride, window / 2));
+  const paperWindow = Math.min(config.defaults.window, 2 ** Math.floor(Math.log2(Math.max(1, length / 4))));
+  let window = options.window ?? paperWindow;
+  if (options.window === undefined) while (window > 1 && sinks + window + strideFor(window) > trainedContext) window /= 2;
+  return { sinks, window, stride: strideFor(window), shrunk: window !== (options.window ?? paperWindow) };
 }
 
-/** All units of a run in order, validated before any model is loaded. */
-export function planUnits(options: PasskeyOptions, config: PasskeyConfig): Unit[] {
+/** All units of a run in order, validated before any model is loaded (and again with the model's context). */
+export function planUnits(options: PasskeyOptions, config: PasskeyConfig, trainedContext = Infinity): Unit[] {
   const units: Unit[] = [];
   for (const length of options.lengths) {
-    const { sinks, window, stride } = cacheShape(length, options, config);
+    const { sinks, window, stride } = cacheShape(length, options, config, trainedContext);
     const policies = options.policies.map((name) => {
       const policy: PolicyConfig = { name, sinks, window, cascades: options.cascades };
       const capacity = createPolicy(policy).capacity;
@@ -68,9 +71,16 @@ export function planUnits(options: PasskeyOptions, config: PasskeyConfig): Unit[
 
 export async function runPasskey(options: PasskeyOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
   const config = loadPasskeyConfig();
-  const units = planUnits(options, config);
+  planUnits(options, config);
   const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
   try {
+    const trained = engine.modelInfo.trainContextSize;
+    const units = planUnits(options, config, trained);
+    if (options.policies.some((name) => name !== "full"))
+      for (const length of options.lengths) {
+        const { window, shrunk } = cacheShape(length, options, config, trained);
+        if (shrunk) process.stderr.write(`note: window ${window} at ${length} tokens: the paper's default does not fit the model's ${trained}-token context (sinks + window + stride)\n`);
+      }
     // Everything the model can refuse is checked before a run folder exists.
     const warnings = new Set<string>();
     for (const unit of units) {

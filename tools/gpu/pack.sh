@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# On this machine, from anywhere in the repository: build, cache the tokenizer vocabularies that `model synth`
+# needs (the GPU machine has no llama.cpp source bundle to extract them from), and stage .gpu/ with
+# ../shared/gpu/pack. Then run a device command with carry [".gpu"] (see docs/PERFORMANCE.md).
+#   usage: tools/gpu/pack.sh [VOCAB ...]    (default: llama-bpe llama-spm; qwen2 for the Qwen2.5 shapes)
+# jieba-wasm (16 MB, LongBench's Chinese scoring only) is left out so that .gpu/ plus the tree fit 64 MiB.
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+vocabs=("$@"); [ ${#vocabs[@]} -eq 0 ] && vocabs=(llama-bpe llama-spm)
+npm run build >/dev/null
+export CASCADE_EVAL_MODELS=$PWD/.cache/models
+rm -rf .cache/models/vocab
+for vocab in "${vocabs[@]}"; do
+  node --input-type=module -e "
+    import { vocabularyFile } from './dist/src/gguf/synth-model.js';
+    await vocabularyFile('$vocab', process.env.CASCADE_EVAL_MODELS + '/vocab');"
+done
+../shared/gpu/pack dist/src .cache/models/vocab >/dev/null
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+xz -dc .gpu/node_modules.tar.xz | tar -xf - -C "$tmp"
+rm -rf "$tmp/node_modules/jieba-wasm"
+tar -cf - -C "$tmp" node_modules | xz -T2 -6 > .gpu/node_modules.tar.xz
+gpu=$(du -sb .gpu | cut -f1)
+tree=$(git ls-files -co --exclude-standard -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+echo "tools/gpu/pack.sh: .gpu $gpu bytes + tree $tree bytes = $(( (gpu + tree) * 100 / 67108864 ))% of the 64 MiB a call may send"
