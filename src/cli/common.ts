@@ -30,11 +30,22 @@ export function commonOptions(command: Command): Command {
     .option("--no-progress", "plain progress lines instead of the live view");
 }
 
-/** First Ctrl-C or SIGTERM: finish writing and stop after the current chunk; second Ctrl-C: leave at once. */
+/**
+ * A repeat of the first signal within this time is the same request: `timeout` and other supervisors signal the
+ * process and then its whole process group, which delivers SIGTERM twice at once.
+ */
+const DUPLICATE_SIGNAL_MS = 1000;
+
+/** First Ctrl-C or SIGTERM: finish writing and stop after the current chunk; a later second one: leave at once. */
 export function interruptController(): AbortController {
   const controller = new AbortController();
+  let firstAt = 0;
   const stop = () => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) {
+      if (performance.now() - firstAt > DUPLICATE_SIGNAL_MS) process.exit(130);
+      return;
+    }
+    firstAt = performance.now();
     process.stderr.write("\nstopping after the current chunk (Ctrl-C again to quit at once; finished samples are saved)\n");
     controller.abort();
   };

@@ -129,6 +129,20 @@ test("an interrupted bench keeps every finished length and --resume measures onl
   assert.deepEqual(keys, ["raw sink-window 832", "stream cascading 1024", "stream cascading 49152", "stream sink-window 1024", "stream sink-window 49152"]);
 });
 
+test("a SIGTERM repeated at once (timeout signals the process, then its group) still stops gracefully", async () => {
+  const results = join(work, "results-double");
+  const running = startCli(["bench", "--model", MODEL, "--len", "1K,48K", "--policy", "sink-window", ...CACHE, "--raw-chunks", "2", "--results", results, ...QUIET]);
+  await waitForRecords(() => runFolders(results)[0], 2, running);
+  running.child.kill("SIGTERM");
+  // The repeat arrives once the first is handled (two signals sent together may merge into one delivery).
+  while (!running.stderrSoFar().includes("stopping after the current chunk")) await new Promise((wake) => setTimeout(wake, 5));
+  running.child.kill("SIGTERM");
+  const stopped = await running.done;
+  assert.equal(stopped.code, 130, explain(stopped));
+  assert.match(stopped.stderr, /^interrupted: 2 of 3 measurements/m, "the closing report was written");
+  assert.match(stopped.stdout, /^prefill · run /m);
+});
+
 test("model and bench errors are one line with a non-zero exit", async () => {
   const cases: [string[], RegExp][] = [
     [["model", "synth", "--shape", "llama-9b", "-o", join(work, "x.gguf")], /unknown --shape 'llama-9b' \(known: tiny, llama-3\.2-1b/],
