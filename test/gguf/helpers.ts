@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 
 import { LLAMA_SPM_VOCAB, extractFromLlamaCppBundle } from "../../src/gguf/tokenizer.js";
 
@@ -20,4 +21,15 @@ export async function extractSpmVocab(dir: string): Promise<string> {
 
 export async function removeDir(dir: string | undefined): Promise<void> {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+}
+
+/** Registers the file's before/after hooks: a temporary folder holding the Llama SentencePiece vocabulary. */
+export function spmVocabFolder(): { dir: string; vocab: string } {
+  const fixture = { dir: "", vocab: "" };
+  before(async () => {
+    fixture.dir = await tempDir();
+    fixture.vocab = await extractSpmVocab(fixture.dir);
+  });
+  after(() => removeDir(fixture.dir));
+  return fixture;
 }

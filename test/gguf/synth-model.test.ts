@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
 import { getLlama } from "node-llama-cpp";
 
@@ -11,15 +11,9 @@ import { readTokenizerMetadata } from "../../src/gguf/tokenizer.js";
 import { GgmlType, GgufValueType, gguf, kv, tensorElementCount } from "../../src/gguf/types.js";
 import { TENSOR_ENCODERS } from "../../src/gguf/writer.js";
 import { f16BitsToF32 } from "../../src/gguf/f16.js";
-import { extractSpmVocab, removeDir, tempDir } from "./helpers.js";
+import { spmVocabFolder } from "./helpers.js";
 
-let dir: string;
-let vocab: string;
-before(async () => {
-  dir = await tempDir();
-  vocab = await extractSpmVocab(dir);
-});
-after(() => removeDir(dir));
+const fixture = spmVocabFolder();
 
 const shape = (id: string): ModelShape => findShape(id)!;
 
@@ -100,12 +94,12 @@ test("q4_0: d = (value of largest magnitude) / -8, quants min(15, trunc(x/d + 8.
 });
 
 test("the tiny shape in every type: header as the shape says, loads in node-llama-cpp and evaluates", async () => {
-  const tokenizer = await readTokenizerMetadata(vocab);
+  const tokenizer = await readTokenizerMetadata(fixture.vocab);
   const llama = await getLlama({ gpu: false, build: "never" });
   try {
     for (const type of SYNTH_TYPES) {
-      const path = join(dir, `tiny-${type}.gguf`);
-      const written = await writeSyntheticModel(path, shape("tiny"), type, vocab);
+      const path = join(fixture.dir, `tiny-${type}.gguf`);
+      const written = await writeSyntheticModel(path, shape("tiny"), type, fixture.vocab);
       assert.match(written.sha256, /^[0-9a-f]{64}$/);
       const header = await readGgufHeader(path);
       const dims = new Map(header.tensors.map((t) => [t.name, t.dims]));

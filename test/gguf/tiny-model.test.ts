@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
 import { getLlama } from "node-llama-cpp";
 
 import { getKv, readGgufHeader, readTensorBytes } from "../../src/gguf/reader.js";
 import { TINY_LLAMA_DEFAULT, sha256File, writeTinyLlama, type TinyLlamaConfig } from "../../src/gguf/tiny-model.js";
 import { GgmlType, GgufValueType } from "../../src/gguf/types.js";
-import { extractSpmVocab, removeDir, tempDir } from "./helpers.js";
+import { spmVocabFolder } from "./helpers.js";
 
 /** A smaller variant of the default model, quick to write and load. */
 const SMALL: TinyLlamaConfig = {
@@ -21,21 +21,15 @@ const SMALL: TinyLlamaConfig = {
   contextLength: 512,
 };
 
-let dir: string;
-let vocab: string;
-before(async () => {
-  dir = await tempDir();
-  vocab = await extractSpmVocab(dir);
-});
-after(() => removeDir(dir));
+const fixture = spmVocabFolder();
 
 test("the same seed gives the same bytes; another seed other weights", async () => {
-  const a = join(dir, "a.gguf");
-  const b = join(dir, "b.gguf");
-  const c = join(dir, "c.gguf");
-  await writeTinyLlama(a, vocab, SMALL);
-  await writeTinyLlama(b, vocab, SMALL);
-  await writeTinyLlama(c, vocab, { ...SMALL, seed: SMALL.seed + 1 });
+  const a = join(fixture.dir, "a.gguf");
+  const b = join(fixture.dir, "b.gguf");
+  const c = join(fixture.dir, "c.gguf");
+  await writeTinyLlama(a, fixture.vocab, SMALL);
+  await writeTinyLlama(b, fixture.vocab, SMALL);
+  await writeTinyLlama(c, fixture.vocab, { ...SMALL, seed: SMALL.seed + 1 });
   const [ba, bb, bc] = await Promise.all([readFile(a), readFile(b), readFile(c)]);
   assert.ok(ba.equals(bb), "byte-identical across runs");
   assert.equal(ba.length, bc.length);
@@ -43,8 +37,8 @@ test("the same seed gives the same bytes; another seed other weights", async () 
 });
 
 test("the small model loads in node-llama-cpp and evaluates tokens", async () => {
-  const path = join(dir, "load.gguf");
-  await writeTinyLlama(path, vocab, SMALL);
+  const path = join(fixture.dir, "load.gguf");
+  await writeTinyLlama(path, fixture.vocab, SMALL);
   const llama = await getLlama({ gpu: false, build: "never" });
   try {
     const model = await llama.loadModel({ modelPath: path });
@@ -70,8 +64,8 @@ test("the small model loads in node-llama-cpp and evaluates tokens", async () =>
 });
 
 test("the default model has the documented shape and stays small", async () => {
-  const path = join(dir, "default.gguf");
-  const written = await writeTinyLlama(path, vocab);
+  const path = join(fixture.dir, "default.gguf");
+  const written = await writeTinyLlama(path, fixture.vocab);
   const info = await readGgufHeader(path);
   const u32 = (key: string): unknown => getKv(info.metadata, key)?.value;
   assert.equal(u32("general.architecture"), "llama");

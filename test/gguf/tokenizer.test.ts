@@ -1,28 +1,22 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
 import { readGgufHeader } from "../../src/gguf/reader.js";
 import { readTokenizerMetadata } from "../../src/gguf/tokenizer.js";
 import { GgufValueType, type GgufValue } from "../../src/gguf/types.js";
 import { writeGguf } from "../../src/gguf/writer.js";
-import { extractSpmVocab, removeDir, tempDir } from "./helpers.js";
+import { spmVocabFolder } from "./helpers.js";
 
-let dir: string;
-let vocab: string;
-before(async () => {
-  dir = await tempDir();
-  vocab = await extractSpmVocab(dir);
-});
-after(() => removeDir(dir));
+const fixture = spmVocabFolder();
 
 function typeOf(v: GgufValue): string {
   return v.type === GgufValueType.ARRAY ? `${GgufValueType[v.itemType]}[${v.value.length}]` : GgufValueType[v.type];
 }
 
 test("copies every tokenizer.* KV of llama.cpp's SPM vocabulary with its exact type", async () => {
-  const kvs = await readTokenizerMetadata(vocab);
+  const kvs = await readTokenizerMetadata(fixture.vocab);
   assert.deepEqual(
     kvs.map((m) => [m.key, typeOf(m.value)]),
     [
@@ -44,10 +38,10 @@ test("copies every tokenizer.* KV of llama.cpp's SPM vocabulary with its exact t
 });
 
 test("reader + writer reproduce llama.cpp's vocabulary file byte for byte", async () => {
-  const original = await readFile(vocab);
-  const info = await readGgufHeader(vocab);
+  const original = await readFile(fixture.vocab);
+  const info = await readGgufHeader(fixture.vocab);
   assert.equal(info.tensors.length, 0);
-  const copy = join(dir, "copy.gguf");
+  const copy = join(fixture.dir, "copy.gguf");
   await writeGguf(copy, info.metadata, []);
   const written = await readFile(copy);
   // the original ends right after its header; the writer pads the header to the alignment

@@ -198,7 +198,7 @@ test("rejects invalid values and tensors without leaving files behind", async ()
   await assert.rejects(writeGguf(path, [], t({ values: [1, 2, 3] })), /3 values, expected 4/);
   await assert.rejects(writeGguf(path, [], t({ bytes: new Uint8Array(15) })), /15 bytes, expected 16/);
   await assert.rejects(writeGguf(path, [], t({ bytes: new Uint8Array(34) }, GgmlType.Q8_0, [33])), /multiple of the block size/);
-  await assert.rejects(writeGguf(path, [], t({ values: new Float32Array(32) }, GgmlType.Q4_0, [32])), /no encoder/);
+  await assert.rejects(writeGguf(path, [], t({ values: new Float32Array(32) }, GgmlType.Q5_0, [32])), /no encoder/);
   await assert.rejects(
     writeGguf(path, [], t({ fill: () => { throw new Error("generator failed"); } })),
     /generator failed/,
