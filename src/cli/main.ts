@@ -8,15 +8,13 @@ import { OUTPUT_FORMATS, type OutputFormat } from "../printers/table.js";
 import { RunFolder } from "../results/run-folder.js";
 import { loadPasskeyConfig } from "../tasks/passkey/config.js";
 import { FILLERS, type Filler } from "../tasks/passkey/haystack.js";
-import type { PasskeyRecord } from "../tasks/passkey/record.js";
 import { runPasskey, type PasskeyOptions } from "../tasks/passkey/run.js";
-import { passkeyTables } from "../tasks/passkey/summary.js";
-import { pg19Tables, type Pg19Record } from "../tasks/pg19/summary.js";
-import { booksumTables, type BooksumRecord } from "../tasks/booksum/summary.js";
-import { benchCommand, benchRunTables } from "./bench.js";
+import { benchCommand } from "./bench.js";
 import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
-import { longbenchCommand, longBenchRunTables } from "./longbench.js";
+import { longbenchCommand } from "./longbench.js";
+import { reproduceCommand } from "./reproduce.js";
+import { tablesOfRuns } from "./run-tables.js";
 import { modelCommand } from "./model.js";
 import { pg19Command } from "./pg19.js";
 import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
@@ -68,23 +66,7 @@ function tableCommand(): Command {
     .option("--results <dir>", "folder holding run ids", DEFAULT_RESULTS_DIRECTORY)
     .addOption(new Option("--format <format>", "terminal, markdown, csv or json").default("terminal").argParser(parseChoice("--format", OUTPUT_FORMATS)))
     .action((runs: string[], flags: { results: string; format: OutputFormat }) => {
-      const loaded = runs.map((run) => RunFolder.open(run, flags.results));
-      const records = loaded.map((folder) => {
-        const task = folder.manifest<{ task?: string }>().task;
-        if (task !== "passkey" && task !== "pg19" && task !== "booksum" && task !== "longbench" && task !== "bench") throw new UsageError(`${folder.path}: task '${task}' has no table printer yet`);
-        return { task, folder };
-      });
-      const tasks = new Set(records.map((run) => run.task));
-      if (tasks.size > 1) throw new UsageError(`runs of different tasks (${[...tasks].join(", ")}) cannot share a table`);
-      const tables = tasks.has("bench")
-        ? records.flatMap(({ folder }) => benchRunTables(folder))
-        : tasks.has("longbench")
-        ? records.flatMap(({ folder }) => longBenchRunTables(folder))
-        : tasks.has("booksum")
-        ? records.flatMap(({ folder }) => booksumTables(folder.id, folder.records<BooksumRecord>()))
-        : tasks.has("pg19")
-        ? pg19Tables(records.map(({ folder }) => ({ runId: folder.id, records: folder.records<Pg19Record>(), skipped: folder.manifest<{ skipped?: string[] }>().skipped })))
-        : passkeyTables(records.map(({ folder }) => ({ runId: folder.id, records: folder.records<PasskeyRecord>() })));
+      const tables = tablesOfRuns(runs.map((run) => RunFolder.open(run, flags.results)));
       process.stdout.write(render(tables, flags.format));
     });
 }
@@ -100,6 +82,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(oneLineErrors(benchCommand()));
   program.addCommand(oneLineErrors(dataCommand()));
   program.addCommand(oneLineErrors(modelCommand()));
+  program.addCommand(oneLineErrors(reproduceCommand()));
   program.addCommand(oneLineErrors(tableCommand()));
   try {
     await program.parseAsync(argv);

@@ -3,7 +3,8 @@
 # needs (the GPU machine has no llama.cpp source bundle to extract them from), and stage .gpu/ with
 # ../shared/gpu/pack. Then run a device command with carry [".gpu"] (see docs/PERFORMANCE.md).
 #   usage: tools/gpu/pack.sh [VOCAB ...]    (default: llama-bpe llama-spm; qwen2 for the Qwen2.5 shapes)
-# jieba-wasm (16 MB, LongBench's Chinese scoring only) is left out so that .gpu/ plus the tree fit 64 MiB.
+# jieba-wasm (16 MB, LongBench's Chinese scoring only) and Vega (the reproduction report's charts) are left out so
+# that .gpu/ plus the tree fit 64 MiB.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 vocabs=("$@"); [ ${#vocabs[@]} -eq 0 ] && vocabs=(llama-bpe llama-spm)
@@ -18,7 +19,16 @@ done
 ../shared/gpu/pack dist/src .cache/models/vocab >/dev/null
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 xz -dc .gpu/node_modules.tar.xz | tar -xf - -C "$tmp"
+# Vega and what only it needs (the reproduction report's charts): rebuild a report here with reproduce --resume.
+vega_only=$(node -e '
+  const lock = require("./package-lock.json").packages;
+  const deps = (name) => Object.keys((lock["node_modules/" + name] || {}).dependencies || {});
+  const reach = (roots) => { const seen = new Set(); const stack = [...roots];
+    while (stack.length) { const name = stack.pop(); if (!seen.has(name)) { seen.add(name); stack.push(...deps(name)); } } return seen; };
+  const others = reach(Object.keys(lock[""].dependencies).filter((name) => name !== "vega" && name !== "vega-lite"));
+  console.log([...reach(["vega", "vega-lite"])].filter((name) => !others.has(name)).join(" "));')
 rm -rf "$tmp/node_modules/jieba-wasm"
+for name in $vega_only; do rm -rf "$tmp/node_modules/$name"; done
 tar -cf - -C "$tmp" node_modules | xz -T2 -6 > .gpu/node_modules.tar.xz
 gpu=$(du -sb .gpu | cut -f1)
 tree=$(git ls-files -co --exclude-standard -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)

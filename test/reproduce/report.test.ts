@@ -1,0 +1,110 @@
+/**
+ * The reproduction report's checks on hand-made run folders: each check passes on records that satisfy it and
+ * fails on records that do not, and an unfinished step fails the report.
+ */
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { writeReport } from "../../src/reproduce/report.js";
+import { planSteps, type ReproductionManifest, type ReproduceOptions } from "../../src/reproduce/run.js";
+
+const roots: string[] = [];
+after(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })));
+
+function reproduction(presets: ReproduceOptions["presets"]): { work: string; manifest: ReproductionManifest } {
+  const work = mkdtempSync(join(tmpdir(), "cascade-eval-report-"));
+  roots.push(work);
+  const options: ReproduceOptions = { presets, scale: "ci", gpu: "cpu", progress: false };
+  return { work, manifest: { options, createdAt: "2026-11-23T00:00:00.000Z", steps: planSteps(options, work) } };
+}
+
+/** A run folder of `task` holding `records`, claimed by the step with `id`. */
+function addRun(work: string, manifest: ReproductionManifest, id: string, task: string, records: object[]): void {
+  const folder = join(work, "runs", `${task}-${id}`);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, "run.json"), JSON.stringify({ task, options: {}, model: { name: "m" } }));
+  writeFileSync(join(folder, "samples.jsonl"), records.map((record) => `${JSON.stringify(record)}\n`).join(""));
+  const step = manifest.steps.find((each) => each.id === id)!;
+  step.run = join("runs", `${task}-${id}`);
+  step.status = "done";
+}
+
+function passkeyRecord(policy: string, window: number, sampleId: string, keyPosition: number, score: number) {
+  const [length, depthBin] = sampleId.split("-").map(Number) as [number, number];
+  return { sampleId, length, depthBin, keyPosition, promptTokens: length, score, policy: { name: policy, sinks: 64, window, cascades: 4, stride: window / 2, scores: false } };
+}
+
+/** Two samples at 2K: one key early (outside every window), one at the end (inside). */
+function passkeyRuns(work: string, manifest: ReproductionManifest, windowScoreOutside: number): void {
+  const samples = [["2048-0.2-0", 100], ["2048-1-0", 1900]] as const;
+  addRun(work, manifest, "cache-65K", "passkey", [
+    ...samples.map(([id, key]) => passkeyRecord("full", 512, id, key, 1)),
+    ...samples.map(([id, key]) => passkeyRecord("sink-window", 512, id, key, key < 1000 ? windowScoreOutside : 1)),
+    ...samples.map(([id, key]) => passkeyRecord("cascading", 512, id, key, 0.6)),
+  ]);
+  addRun(work, manifest, "cache-32K", "passkey", [
+    ...samples.map(([id, key]) => passkeyRecord("sink-window", 256, id, key, key < 1000 ? 0 : 1)),
+    ...samples.map(([id, key]) => passkeyRecord("cascading", 256, id, key, 0.4)),
+  ]);
+}
+
+const verdicts = (checks: { name: string; passed: boolean }[]) => Object.fromEntries(checks.map((check) => [check.name, check.passed]));
+
+test("passkey: the paper's table with deltas, a heat map, and full ≥ sink-window where keys left the window", async () => {
+  const { work, manifest } = reproduction(["passkey"]);
+  passkeyRuns(work, manifest, 0.2);
+  const { checks, report } = await writeReport(work, manifest);
+  assert.deepEqual(verdicts(checks), {
+    "passkey accuracy (%) by length, averaged over depths: every cell a number": true,
+    "passkey cache 512: full ≥ sink-window where the key left the window": true,
+    "passkey cache 256: full ≥ sink-window where the key left the window": true,
+  });
+  assert.match(report, /\| 512 \| Δ cascading − sink-window \| 0 \| 0 \|/, "cascading 60% against sink-window (20% + 100%) / 2");
+  const svg = readFileSync(join(work, "passkey-accuracy.svg"), "utf8");
+  assert.match(svg, /^<svg/);
+  for (const panel of ["full cache", "sink-window · cache 512", "cascading · cache 256"]) assert.ok(svg.includes(panel), panel);
+
+  const broken = reproduction(["passkey"]);
+  passkeyRuns(broken.work, broken.manifest, 1);
+  // sink-window better than full where the key was evicted cannot happen: make full miss it
+  const fullFile = join(broken.work, broken.manifest.steps[0]!.run!, "samples.jsonl");
+  writeFileSync(fullFile, readFileSync(fullFile, "utf8").replace('"score":1,"policy":{"name":"full"', '"score":0,"policy":{"name":"full"'));
+  const failed = verdicts((await writeReport(broken.work, broken.manifest)).checks);
+  assert.equal(failed["passkey cache 512: full ≥ sink-window where the key left the window"], false);
+});
+
+function pg19Record(policy: string, window: number, cascades: number, bookId: string, nll: number) {
+  return { task: "pg19", bookId, title: "t", chunking: "stream", policy: { name: policy, sinks: 64, window, cascades, stride: 256, scores: false }, tokens: 4096, predicted: 4000, nll, curve: { bin: 256, nll: [nll / 2, nll / 2], count: [2000, 2000] } };
+}
+
+test("pg19: cascading with one cascade must equal sink-window exactly; an unfinished step fails the report", async () => {
+  const build = (single: number) => {
+    const { work, manifest } = reproduction(["pg19"]);
+    for (const window of [1024, 2048]) {
+      const k = window === 1024 ? "32K" : "65K";
+      addRun(work, manifest, `window-${k}-cascades-4`, "pg19", [
+        ...(window === 1024 ? [pg19Record("full", window, 4, "b1", 16000)] : []),
+        pg19Record("sink-window", window, 4, "b1", 16100),
+        pg19Record("cascading", window, 4, "b1", 16050),
+      ]);
+      addRun(work, manifest, `window-${k}-cascades-1`, "pg19", [pg19Record("cascading", window, 1, "b1", window === 1024 ? single : 16100)]);
+    }
+    return { work, manifest };
+  };
+  const equal = build(16100);
+  const { checks, report } = await writeReport(equal.work, equal.manifest);
+  assert.ok(checks.every((check) => check.passed), JSON.stringify(checks));
+  assert.match(report, /\| 1K \| 1 \| 54\.60 \| 55\.98 \| 55\.98 \| 0 \|/);
+  assert.match(readFileSync(join(equal.work, "pg19-perplexity.svg"), "utf8"), /cascading · 2K × 4/);
+
+  const differing = build(16100.000001);
+  assert.equal(verdicts((await writeReport(differing.work, differing.manifest)).checks)["pg19 window 1K: cascading with 1 cascade equals sink-window exactly"], false);
+
+  const unfinished = build(16100);
+  unfinished.manifest.steps[3]!.status = "pending";
+  const result = verdicts((await writeReport(unfinished.work, unfinished.manifest)).checks);
+  assert.equal(result["pg19: every step finished"], false);
+});
