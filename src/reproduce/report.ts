@@ -155,10 +155,15 @@ function booksumSection(steps: readonly { step: StepState; folder: RunFolder; ca
 }
 
 function longbenchSection(steps: readonly { folder: RunFolder }[]): Section {
-  const tables = tablesOfRuns(steps.map(({ folder }) => folder));
+  const [scores] = tablesOfRuns(steps.map(({ folder }) => folder));
+  if (scores === undefined) return { tables: [], figures: [], checks: [{ name: "longbench: a score table", passed: false, detail: "no table" }] };
   // The score table: dataset, metric, items (empty on average rows), then one score column per policy.
-  const checks = tables.length > 0 ? [numbersCheck(tables[0]!, 3)] : [];
-  return { tables: [], figures: [], checks: [{ name: "longbench: a score table", passed: tables.length > 0, detail: `${tables.length} tables` }, ...checks] };
+  const [window, cascading] = ["sink-window", "cascading"].map((name) => scores.head.indexOf(name));
+  const withDelta: Table =
+    window! < 0 || cascading! < 0
+      ? scores
+      : { ...scores, title: "LongBench scores (×100) with cascading − sink-window", head: [...scores.head, "Δ"], rows: scores.rows.map((row) => [...row, delta(row[cascading!] as number | null, row[window!] as number | null)]), decimals: [...(scores.decimals ?? []), 2] };
+  return { tables: [withDelta], figures: [], checks: [numbersCheck(withDelta, 3)] };
 }
 
 /**

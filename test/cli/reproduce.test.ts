@@ -22,9 +22,13 @@ test("reproduce longbench --scale ci: the run, the report on stdout and in repor
   const report = readFileSync(join(work, "report.md"), "utf8");
   assert.equal(result.stdout, report);
   assert.match(report, /^# Reproduction \(ci scale\): longbench$/m);
-  assert.match(report, /\| multi_news \| rouge \| 4 \|/);
-  assert.match(report, /\| longbench: a score table \| pass \|/);
-  assert.match(result.stderr, /report\.md: 2 of 2 checks pass/);
+  assert.match(report, /^### LongBench scores \(×100\) with cascading − sink-window$/m);
+  const row = report.split("\n").find((line) => line.startsWith("| multi_news | rouge | 4 |"))!;
+  const [full, window, cascading, delta] = row.split("|").slice(4, 8).map(Number) as [number, number, number, number];
+  assert.ok([full, window, cascading].every(Number.isFinite), row);
+  assert.ok(Math.abs(delta - (cascading - window)) < 0.011, `Δ is cascading − sink-window: ${row}`);
+  assert.match(report, /\| LongBench scores \(×100\) with cascading − sink-window: every cell a number \| pass \|/);
+  assert.match(result.stderr, /report\.md: 1 of 1 checks pass/);
   assert.deepEqual(manifestOf(work).steps.map((step) => [step.id, step.status]), [["paper-datasets", "done"]]);
 });
 
