@@ -79,6 +79,8 @@ export class Engine {
    */
   private readonly idle: { size: number; context: LlamaContext }[] = [];
   private readonly inUse = new Map<LlamaContext, number>();
+  /** The vocabulary without special tokens, listed on the first `sampleTokens`. */
+  private ordinaryTokens: number[] | undefined;
 
   private constructor(
     private readonly llama: Llama,
@@ -255,10 +257,12 @@ export class Engine {
    * input for speed measurements, where the text does not matter.
    */
   sampleTokens(count: number, seed: number): number[] {
-    const ordinary: number[] = [];
-    for (let token = 0; token < this.modelInfo.vocabularySize; token++) if (!this.model.isSpecialToken(token as Token)) ordinary.push(token);
+    if (this.ordinaryTokens === undefined) {
+      this.ordinaryTokens = [];
+      for (let token = 0; token < this.modelInfo.vocabularySize; token++) if (!this.model.isSpecialToken(token as Token)) this.ordinaryTokens.push(token);
+    }
     const rng = new Rng(seed);
-    return Array.from({ length: count }, () => rng.pick(ordinary));
+    return Array.from({ length: count }, () => rng.pick(this.ordinaryTokens!));
   }
 
   async close(): Promise<void> {

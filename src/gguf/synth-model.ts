@@ -11,6 +11,7 @@ import { join } from "node:path";
 
 import { hash32, Xoshiro128 } from "./prng.js";
 import { headDimension, llama3RopeFactors, type ModelShape, type VocabularyName } from "./shapes.js";
+import { hyperParameterKvs } from "./tiny-model.js";
 import { extractFromLlamaCppBundle, readTokenizerMetadata } from "./tokenizer.js";
 import { GgmlType, GgufValueType, ggmlTypeTraits, gguf, kv, tensorByteSize, type GgufKv } from "./types.js";
 import { TENSOR_ENCODERS, writeGguf, type GgufTensorSpec, type GgufWriteResult } from "./writer.js";
@@ -98,16 +99,18 @@ export function buildSyntheticModel(shape: ModelShape, type: SynthType, tokenize
     ),
     kv("general.file_type", gguf.u32(FILE_TYPE[type])),
     ...(type === "f16" ? [] : [kv("general.quantization_version", gguf.u32(2))]),
-    kv(`${arch}.vocab_size`, gguf.u32(shape.vocabSize)),
-    kv(`${arch}.context_length`, gguf.u32(shape.contextLength)),
-    kv(`${arch}.embedding_length`, gguf.u32(shape.embedding)),
-    kv(`${arch}.block_count`, gguf.u32(shape.layers)),
-    kv(`${arch}.feed_forward_length`, gguf.u32(shape.feedForward)),
-    kv(`${arch}.attention.head_count`, gguf.u32(shape.heads)),
-    kv(`${arch}.attention.head_count_kv`, gguf.u32(shape.kvHeads)),
-    kv(`${arch}.attention.layer_norm_rms_epsilon`, gguf.f32(shape.rmsEps)),
-    kv(`${arch}.rope.dimension_count`, gguf.u32(head)),
-    kv(`${arch}.rope.freq_base`, gguf.f32(shape.ropeBase)),
+    ...hyperParameterKvs(arch, {
+      vocab: shape.vocabSize,
+      context: shape.contextLength,
+      embedding: shape.embedding,
+      layers: shape.layers,
+      feedForward: shape.feedForward,
+      heads: shape.heads,
+      kvHeads: shape.kvHeads,
+      rmsEps: shape.rmsEps,
+      headDim: head,
+      ropeBase: shape.ropeBase,
+    }),
     ...padTokenizer(tokenizer, shape.vocabSize),
   ];
 

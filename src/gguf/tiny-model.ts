@@ -87,6 +87,25 @@ function ones(out: Float32Array): void {
   out.fill(1);
 }
 
+/** A decoder's hyper-parameters as llama.cpp reads them (`ARCH.*` keys), in the order llama.cpp's converter writes them. */
+export function hyperParameterKvs(
+  arch: string,
+  p: { vocab: number; context: number; embedding: number; layers: number; feedForward: number; heads: number; kvHeads: number; rmsEps: number; headDim: number; ropeBase: number },
+): GgufKv[] {
+  return [
+    kv(`${arch}.vocab_size`, gguf.u32(p.vocab)),
+    kv(`${arch}.context_length`, gguf.u32(p.context)),
+    kv(`${arch}.embedding_length`, gguf.u32(p.embedding)),
+    kv(`${arch}.block_count`, gguf.u32(p.layers)),
+    kv(`${arch}.feed_forward_length`, gguf.u32(p.feedForward)),
+    kv(`${arch}.attention.head_count`, gguf.u32(p.heads)),
+    kv(`${arch}.attention.head_count_kv`, gguf.u32(p.kvHeads)),
+    kv(`${arch}.attention.layer_norm_rms_epsilon`, gguf.f32(p.rmsEps)),
+    kv(`${arch}.rope.dimension_count`, gguf.u32(p.headDim)),
+    kv(`${arch}.rope.freq_base`, gguf.f32(p.ropeBase)),
+  ];
+}
+
 /**
  * Metadata and tensors of a Llama model with the given tokenizer KVs (`tokenizer.*`): random weights, or the
  * data `weights` gives for each tensor name (a trained model's export).
@@ -111,16 +130,18 @@ export function buildTinyLlama(
     kv("general.name", gguf.str(c.name)),
     kv("general.description", gguf.str(c.description)),
     kv("general.file_type", gguf.u32(allF32 ? LLAMA_FTYPE_ALL_F32 : LLAMA_FTYPE_MOSTLY_F16)),
-    kv(`${arch}.vocab_size`, gguf.u32(nVocab)),
-    kv(`${arch}.context_length`, gguf.u32(c.contextLength)),
-    kv(`${arch}.embedding_length`, gguf.u32(c.nEmbd)),
-    kv(`${arch}.block_count`, gguf.u32(c.nLayer)),
-    kv(`${arch}.feed_forward_length`, gguf.u32(c.nFf)),
-    kv(`${arch}.attention.head_count`, gguf.u32(c.nHead)),
-    kv(`${arch}.attention.head_count_kv`, gguf.u32(c.nHeadKv)),
-    kv(`${arch}.attention.layer_norm_rms_epsilon`, gguf.f32(c.rmsEps)),
-    kv(`${arch}.rope.dimension_count`, gguf.u32(headDim)),
-    kv(`${arch}.rope.freq_base`, gguf.f32(c.ropeFreqBase)),
+    ...hyperParameterKvs(arch, {
+      vocab: nVocab,
+      context: c.contextLength,
+      embedding: c.nEmbd,
+      layers: c.nLayer,
+      feedForward: c.nFf,
+      heads: c.nHead,
+      kvHeads: c.nHeadKv,
+      rmsEps: c.rmsEps,
+      headDim,
+      ropeBase: c.ropeFreqBase,
+    }),
     ...tokenizer,
   ];
 

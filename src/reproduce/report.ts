@@ -16,7 +16,7 @@ import { perplexityCurves, type Pg19Record } from "../tasks/pg19/summary.js";
 import { writeFileAtomic } from "../util/files.js";
 import type { CurvePoint, HeatCell } from "./charts.js";
 import { findStep, loadReproduceConfig, type PresetName } from "./presets.js";
-import type { ReproductionManifest, StepState } from "./run.js";
+import type { ReproductionManifest } from "./run.js";
 
 export interface Check {
   name: string;
@@ -47,7 +47,7 @@ function numbersCheck(table: Table, numericFrom: number): Check {
   return { name: `${table.title}: every cell a number`, passed: table.rows.length > 0 && bad.length === 0, detail: table.rows.length === 0 ? "no rows" : bad.length === 0 ? `${table.rows.length} rows` : bad.slice(0, 3).join("; ") };
 }
 
-function passkeySection(steps: readonly { step: StepState; folder: RunFolder; cache: number }[]): Section {
+function passkeySection(steps: readonly { folder: RunFolder; cache: number }[]): Section {
   const all = steps.map(({ folder, cache }) => ({ cache, records: folder.records<PasskeyRecord>() }));
   const lengths = [...new Set(all.flatMap(({ records }) => records.map((record) => record.length)))].sort((a, b) => a - b);
   const depths = [...new Set(all.flatMap(({ records }) => records.map((record) => record.depthBin)))].sort((a, b) => a - b);
@@ -103,7 +103,7 @@ function pooledPerplexity(records: readonly Pg19Record[]): number | null {
   return predicted === 0 ? null : Math.exp(records.reduce((sum, record) => sum + record.nll, 0) / predicted);
 }
 
-function pg19Section(steps: readonly { step: StepState; folder: RunFolder; cache: number; cascades: number }[]): Section {
+function pg19Section(steps: readonly { folder: RunFolder; cache: number; cascades: number }[]): Section {
   const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<Pg19Record>() }));
   const of = (name: string, cache?: number, cascades?: number) =>
     runs.filter((run) => (cache === undefined || run.cache === cache) && (cascades === undefined || run.cascades === cascades)).flatMap((run) => run.records.filter((record) => record.policy.name === name));
@@ -134,7 +134,7 @@ function pg19Section(steps: readonly { step: StepState; folder: RunFolder; cache
   return { tables: [table], figures: [{ file: "pg19-perplexity.svg", caption: "PG19 perplexity against position, pooled over books", points }], checks: [numbersCheck(table, 1), ...checks] };
 }
 
-function booksumSection(steps: readonly { step: StepState; folder: RunFolder; cascades: number }[]): Section {
+function booksumSection(steps: readonly { folder: RunFolder; cascades: number }[]): Section {
   const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<BooksumRecord>() }));
   const rouge = (records: readonly BooksumRecord[]) => (["rouge1", "rouge2", "rougeL"] as const).map((key) => (records.length === 0 ? null : 100 * mean(records.map((record) => record.rouge[key].fmeasure))));
   const rows: Cell[][] = runs.flatMap(({ cascades, records }) =>
@@ -196,11 +196,11 @@ export async function writeReport(work: string, manifest: ReproductionManifest):
     }
     const section =
       preset === "passkey"
-        ? passkeySection(steps.map(({ step, folder, spec }) => ({ step, folder, cache: spec.cache! })))
+        ? passkeySection(steps.map(({ folder, spec }) => ({ folder, cache: spec.cache! })))
         : preset === "pg19"
-          ? pg19Section(steps.map(({ step, folder, spec }) => ({ step, folder, cache: spec.cache!, cascades: spec.cascades! })))
+          ? pg19Section(steps.map(({ folder, spec }) => ({ folder, cache: spec.cache!, cascades: spec.cascades! })))
           : preset === "booksum"
-            ? booksumSection(steps.map(({ step, folder, spec }) => ({ step, folder, cascades: spec.cascades! })))
+            ? booksumSection(steps.map(({ folder, spec }) => ({ folder, cascades: spec.cascades! })))
             : longbenchSection(steps);
     if (preset === "booksum" && scale === "ci") lines.push(`> ${config.presets.booksum.ciStandIn.note}`, "");
     lines.push(render(section.tables, "markdown"));

@@ -10,7 +10,7 @@ import { UsageError } from "../errors.js";
 import { readDocuments } from "../datasets/local.js";
 import { writeFileAtomic } from "../util/files.js";
 import { projectPath } from "../util/paths.js";
-import { PRESET_NAMES, loadReproduceConfig, type PresetName, type Scale, type Step } from "./presets.js";
+import { loadReproduceConfig, type PresetName, type Scale, type Step } from "./presets.js";
 
 export interface ReproduceOptions {
   presets: PresetName[];
@@ -140,5 +140,3 @@ export function readManifest(work: string): ReproductionManifest {
   if (!existsSync(path)) throw new UsageError(`no reproduction at ${work} (expected ${MANIFEST})`);
   return JSON.parse(readFileSync(path, "utf8")) as ReproductionManifest;
 }
-
-export { PRESET_NAMES };

@@ -9,7 +9,7 @@ import { UsageError } from "../errors.js";
 import { createPolicy } from "../policies/index.js";
 import type { CachePolicy, PolicyConfig, PolicyName } from "../policies/policy.js";
 import type { RunFolder } from "../results/run-folder.js";
-import { finishRun, openRunFolder, type RunSettings } from "../tasks/lifecycle.js";
+import { feedWithProgress, finishRun, openRunFolder, type RunSettings } from "../tasks/lifecycle.js";
 import { machineInfo } from "./system.js";
 import { benchTables, type BenchRecord, type BenchSystem, type ChunkTotals } from "./tables.js";
 
@@ -222,7 +222,6 @@ async function measureUnit(
   }
 }
 
-const ABORTED = Symbol("aborted");
 const zeroTotals = (): ChunkTotals => ({ chunks: 0, tokens: 0, wallMs: 0, evaluateMs: 0, policyMs: 0, eraseMs: 0 });
 
 /**
@@ -248,35 +247,32 @@ class ChunkTimer {
 
   /** Feeds one part of the stream; false when the user interrupted. */
   async feed(tokens: number[], settings: RunSettings, current: string): Promise<boolean> {
-    let previousDone = 0;
+    const before = this.fedTokens - this.reportedTokens;
+    let previousDone = before;
     let last = performance.now();
-    try {
-      await this.stream.feed(tokens, {
-        onChunk: (done) => {
-          const now = performance.now();
-          const timings = this.stream.timings;
-          const chunk: ChunkTotals = {
-            chunks: 1,
-            tokens: done - previousDone,
-            wallMs: now - last,
-            evaluateMs: timings.evaluateMs - this.before.evaluateMs,
-            policyMs: timings.policyMs - this.before.policyMs,
-            eraseMs: timings.eraseMs - this.before.eraseMs,
-          };
-          for (const totals of this.cachedBefore === this.capacity ? [this.all, this.steady] : [this.all])
-            for (const key of Object.keys(chunk) as (keyof ChunkTotals)[]) totals[key] += chunk[key];
-          this.before = { ...timings };
-          this.cachedBefore = this.stream.cachedTokens;
-          previousDone = done;
-          last = now;
-          settings.reporter.progress({ unitTokensDone: this.fedTokens + done - this.reportedTokens, current });
-          if (settings.signal.aborted) throw ABORTED;
-        },
-      });
-    } catch (error) {
-      if (error === ABORTED) return false;
-      throw error;
-    }
+    const fed = await feedWithProgress(this.stream, tokens, settings, current, {
+      before,
+      onProgress: (done) => {
+        const now = performance.now();
+        const timings = this.stream.timings;
+        const chunk: ChunkTotals = {
+          chunks: 1,
+          tokens: done - previousDone,
+          wallMs: now - last,
+          evaluateMs: timings.evaluateMs - this.before.evaluateMs,
+          policyMs: timings.policyMs - this.before.policyMs,
+          eraseMs: timings.eraseMs - this.before.eraseMs,
+        };
+        for (const totals of this.cachedBefore === this.capacity ? [this.all, this.steady] : [this.all])
+          for (const key of Object.keys(chunk) as (keyof ChunkTotals)[]) totals[key] += chunk[key];
+        this.before = { ...timings };
+        this.cachedBefore = this.stream.cachedTokens;
+        previousDone = done;
+        last = now;
+        settings.reporter.progress({ unitTokensDone: done, current });
+      },
+    });
+    if (fed === undefined) return false;
     this.fedTokens += tokens.length;
     return true;
   }
