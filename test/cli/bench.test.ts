@@ -26,8 +26,9 @@ before(async () => {
   assertSucceeded(synth);
   assert.match(synth.stdout, /tiny q8_0, 20 tensors/);
   const results = join(work, "results");
-  const bench = await cli(["bench", "--model", MODEL, "--len", "1K,2K,4K", ...CACHE, "--raw-chunks", "4", "--max-full-length", "2K", "--format", "json", "--results", results, ...QUIET]);
+  const bench = await cli(["bench", "--model", MODEL, "--len", "512,1K,2K,4K", ...CACHE, "--raw-chunks", "4", "--max-full-length", "2K", "--format", "json", "--results", results, ...QUIET]);
   assertSucceeded(bench);
+  assert.match(bench.stderr, /^note: --len 512 within the cache of 64 \+ 512: the bounded policies evict nothing yet there$/m);
   run = onlyRunFolder(results);
   printed = bench.stdout;
 });
@@ -35,7 +36,7 @@ after(removeTemporaryFolders);
 
 test("bench measures every policy at every length, the raw baseline, and the full cache up to --max-full-length", () => {
   const all = records(run);
-  assert.equal(all.length, 10, "raw + 3 lengths × 3 policies");
+  assert.equal(all.length, 13, "raw + 4 lengths × 3 policies");
   const find = (kind: string, policy: string, length: number) => all.find((r) => r.kind === kind && r.policy.name === policy && r.length === length)!;
 
   const raw = find("raw", "sink-window", 576 + 4 * 128);
@@ -56,6 +57,8 @@ test("bench measures every policy at every length, the raw baseline, and the ful
       assert.ok(record.memory!.hostRssPeakBytes > 0 && record.memory!.vramPeakBytes === null, "host memory sampled; no GPU");
     }
   }
+  // a length within the cache is measured while it fills: nothing evicted, no steady chunk
+  for (const policy of ["sink-window", "cascading"]) assert.deepEqual([find("stream", policy, 512).status, find("stream", policy, 512).evicted], ["measured", 0]);
   const full = find("stream", "full", 2048);
   assert.deepEqual([full.status, full.evicted, full.steady], ["measured", 0, null]);
   assert.equal(full.contextCells, 2049);
@@ -70,7 +73,7 @@ test("bench writes the system, model shape and build with the figures, and table
   assert.deepEqual(saved.system.build.kvCacheTypes, { key: "F16", value: "F16" });
   assert.deepEqual([saved.system.shape.layers, saved.system.shape.kvHeads, saved.system.shape.embedding], [2, 2, 64]);
   assert.equal(saved.system.flashAttention, false, "CPU default");
-  assert.equal(saved.records.length, 10);
+  assert.equal(saved.records.length, 13);
 
   const tables = JSON.parse(printed) as { title: string; rows: unknown[]; notes?: string[] }[];
   assert.deepEqual(tables.map((table) => table.title.split(" · ")[0]), [
@@ -80,7 +83,7 @@ test("bench writes the system, model shape and build with the figures, and table
     "raw llama.cpp evaluation: the same tokens at the same KV occupancy, no policy (each chunk dropped again from the tail)",
   ]);
   const prefill = tables[1]!;
-  assert.equal(prefill.rows.length, 9);
+  assert.equal(prefill.rows.length, 12);
   const notes = prefill.notes!.join("\n");
   assert.match(notes, /full cache time grows as length\^[\d.]+ between 1K and 2K \(measured\)/);
   assert.match(notes, /EXTRAPOLATED, not measured: full cache at 4K/);

@@ -2,16 +2,21 @@
 # On the GPU machine, from the project root (a device run with carry [".gpu"], after tools/gpu/pack.sh):
 #   tools/gpu/job.sh bench SHAPE TYPE [bench flags...]   synthesize the model (on the GPU machine: never sent), then bench it
 #   tools/gpu/job.sh passkey [passkey flags...]          passkey on the embedded default model
-# Every run folder ends up under $OUT/results; a bench interrupted by LIMIT seconds (SIGTERM: it stops after the
-# current chunk and keeps every finished length) is continued in a later call with `--resume results/RUN` after
-# copying the folder back into results/ and carrying it.
+# Runs write straight into $OUT/results, so a call cut short by the device still returns every finished record.
+# LIMIT (seconds, default 560) counts from the job's start, the model's synthesis included: the task gets what is
+# left, then SIGTERM (it stops after the current chunk, keeps every finished length and writes its tables). A bench
+# cut short continues in a later call with `--resume results/RUN` after copying the folder back into results/ and
+# carrying it; the job copies carried run folders into $OUT/results first.
 set -euo pipefail
+started=$SECONDS
 source .gpu/enter.sh
 export CASCADE_EVAL_MODELS=$PWD/.cache/models
 out=${OUT:-/tmp/cascade-eval-out}
 limit=${LIMIT:-560}
-mkdir -p "$out" results
+mkdir -p "$out/results"
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
+[ -d results ] && cp -r results/. "$out/results/"
+left() { echo $(( limit - (SECONDS - started) )); }
 command=$1; shift
 status=0
 case "$command" in
@@ -20,13 +25,18 @@ case "$command" in
     model=/tmp/models/$shape-$type.gguf
     [ -f "$model" ] || node bin/cascade-eval.js model synth --shape "$shape" --type "$type" -o "$model"
     model_flag=(--model "$model")
-    for arg in "$@"; do [ "$arg" = --resume ] && model_flag=(); done
-    timeout -s TERM "$limit" node bin/cascade-eval.js bench "${model_flag[@]}" --gpu "${GPU:-cuda}" --no-progress --results results --format markdown "$@" || status=$?
+    args=()
+    for arg in "$@"; do
+      [ "$arg" = --resume ] && model_flag=()
+      # a carried run resumes from its copy under $OUT, where its new records are written
+      case "$arg" in results/*) arg="$out/$arg" ;; esac
+      args+=("$arg")
+    done
+    timeout -s TERM "$(left)" node bin/cascade-eval.js bench "${model_flag[@]}" --gpu "${GPU:-cuda}" --no-progress --results "$out/results" --format markdown "${args[@]}" || status=$?
     ;;
   passkey)
-    timeout -s TERM "$limit" node bin/cascade-eval.js passkey --gpu "${GPU:-cuda}" --no-progress --results results --format markdown "$@" || status=$?
+    timeout -s TERM "$(left)" node bin/cascade-eval.js passkey --gpu "${GPU:-cuda}" --no-progress --results "$out/results" --format markdown "$@" || status=$?
     ;;
   *) echo "usage: tools/gpu/job.sh bench SHAPE TYPE [flags] | passkey [flags]" >&2; exit 2 ;;
 esac
-cp -r results "$out/"
 exit "$status"
