@@ -8,7 +8,7 @@ import { SYNTH_TYPES, vocabularyFile, writeSyntheticModel, type SynthType } from
 import { render } from "../printers/index.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../printers/table.js";
 import { oneLineErrors } from "./common.js";
-import { parseChoice, parseCount } from "./parse.js";
+import { parseChoice, parseCount, parseLength } from "./parse.js";
 
 const GIB = 2 ** 30;
 
@@ -28,9 +28,11 @@ function synthCommand(): Command {
     .requiredOption("-o, --out <file>", "GGUF file to write (atomically)")
     .option("--vocab <gguf>", "take the tokenizer from this GGUF (default: llama.cpp's vocabulary file of the shape's family)")
     .option("--seed <n>", "seed of the random weights", parseCount("--seed", 0), 1)
-    .action(async (flags: { shape: string; type: SynthType; out: string; vocab?: string; seed: number }) => {
-      const shape = findShape(flags.shape);
-      if (!shape) throw new UsageError(`unknown --shape '${flags.shape}' (known: ${MODEL_SHAPES.map((known) => known.id).join(", ")})`);
+    .option("--context <n>", "trained context length to declare (default: the real model's), e.g. a tiny model for long-cache host-side measurements", (text: string) => parseLength(text))
+    .action(async (flags: { shape: string; type: SynthType; out: string; vocab?: string; seed: number; context?: number }) => {
+      const known = findShape(flags.shape);
+      if (!known) throw new UsageError(`unknown --shape '${flags.shape}' (known: ${MODEL_SHAPES.map((shape) => shape.id).join(", ")})`);
+      const shape = flags.context === undefined ? known : { ...known, contextLength: flags.context };
       const vocab = flags.vocab !== undefined ? resolve(flags.vocab) : await vocabularyFile(shape.vocabulary, join(defaultModelsDirectory(), "vocab"));
       const out = resolve(flags.out);
       mkdirSync(dirname(out), { recursive: true });
