@@ -16,6 +16,7 @@ import { longbenchCommand } from "./longbench.js";
 import { reproduceCommand } from "./reproduce.js";
 import { tablesOfRuns } from "./run-tables.js";
 import { modelCommand } from "./model.js";
+import { extensionsCommand } from "./extensions.js";
 import { pg19Command } from "./pg19.js";
 import { parseChoice, parseCount, parseDepths, parseLengths } from "./parse.js";
 
@@ -82,6 +83,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(oneLineErrors(benchCommand()));
   program.addCommand(oneLineErrors(dataCommand()));
   program.addCommand(oneLineErrors(modelCommand()));
+  program.addCommand(oneLineErrors(extensionsCommand()));
   program.addCommand(oneLineErrors(reproduceCommand()));
   program.addCommand(oneLineErrors(tableCommand()));
   try {

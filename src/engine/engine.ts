@@ -4,6 +4,7 @@ import type { CachePolicy } from "../policies/policy.js";
 import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
 import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
+import { activeExtensions, type EvictionPath } from "./extensions.js";
 import { Rng } from "../util/rng.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
 import { readFileSync } from "node:fs";
@@ -19,6 +20,8 @@ export interface EngineOptions {
   modelsDirectory?: string;
   /** llama.cpp's flash-attention kernels; default: on a GPU only. */
   flashAttention?: boolean;
+  /** Use cascade-eval's llama.cpp extensions when the binaries have them; default: yes unless CASCADE_EVAL_EXTENSIONS=off. */
+  extensions?: boolean;
 }
 
 export interface HardwareInfo {
@@ -26,6 +29,9 @@ export interface HardwareInfo {
   threads: number;
   llamaCppRelease: string;
   flashAttention: boolean;
+  /** cascade-eval extensions found in the loaded binaries, and the eviction path streams take. */
+  extensions: string[];
+  eviction: EvictionPath;
 }
 
 /** The KV cache's element types: node-llama-cpp's default, which the engine never changes. */
@@ -94,12 +100,16 @@ export class Engine {
     const llama = await openLlama(options.gpu ?? "auto");
     const model = await loadModel(llama, path);
     const info = describeModel(options.model, path, await modelSha256(path), model);
-    const hardware = {
+    const extensions = activeExtensions(llama);
+    const useExtensions = options.extensions ?? process.env.CASCADE_EVAL_EXTENSIONS !== "off";
+    const hardware: HardwareInfo = {
       gpu: llama.gpu,
       threads: options.threads ?? physicalCoreCount(),
       llamaCppRelease: llama.llamaCppRelease.release,
       // llama.cpp's CPU flash-attention path measured 4× slower here; on a GPU it is the fast one.
       flashAttention: options.flashAttention ?? llama.gpu !== false,
+      extensions,
+      eviction: useExtensions && extensions.includes("batched-eviction") ? "batched" : "stock",
     };
     return new Engine(llama, model, info, hardware);
   }
@@ -169,7 +179,7 @@ export class Engine {
         },
       },
     });
-    return new PolicyStream(sequence, this.model, request.policy, request.stride);
+    return new PolicyStream(sequence, this.model, request.policy, request.stride, this.hardware.eviction);
   }
 
   /** Gives a stream's sequence back so its context can serve the next stream. */

@@ -1,5 +1,9 @@
 import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { CachePolicy } from "../policies/policy.js";
+import { evictBatched, type EvictionPath } from "./extensions.js";
+
+/** Said once per process: llama.cpp declined the batched eviction (a memory other than the unified KV cache). */
+let declineNoted = false;
 
 /** Where the time of a stream went, in milliseconds. */
 export interface StreamTimings {
@@ -7,7 +11,7 @@ export interface StreamTimings {
   evaluateMs: number;
   /** The policy's decision after each chunk. */
   policyMs: number;
-  /** Applying the decision to the KV cache (`eraseContextTokenRanges`: removal and key re-rotation). */
+  /** Applying the decision to the KV cache (removal and renumbering; the keys' re-rotation runs in the next evaluation). */
   eraseMs: number;
 }
 
@@ -46,8 +50,9 @@ export class ContextShiftError extends Error {
 
 /**
  * One token stream through a bounded cache: chunks of `stride` tokens are evaluated, then the policy decides
- * which tokens leave and the engine removes them in one `eraseContextTokenRanges` call, which also compacts
- * the positions of the kept tokens (PROTOCOLS §1). Generation is the same with chunks of one token.
+ * which tokens leave and the engine removes them, compacting the positions of the kept tokens (PROTOCOLS §1), in
+ * one call: the batched-eviction extension where the binaries have it, else node-llama-cpp's
+ * `eraseContextTokenRanges`. Generation is the same with chunks of one token.
  */
 export class PolicyStream {
   readonly timings: StreamTimings = { evaluateMs: 0, policyMs: 0, eraseMs: 0 };
@@ -60,6 +65,7 @@ export class PolicyStream {
     private readonly model: LlamaModel,
     readonly policy: CachePolicy,
     readonly stride: number,
+    readonly eviction: EvictionPath = "stock",
   ) {}
 
   /** Tokens the KV cache holds now. */
@@ -148,11 +154,18 @@ export class PolicyStream {
     this.timings.policyMs += erasing - decided;
     if (evict.length === 0) return;
     const expected = this.sequence.nextTokenIndex - evict.length;
-    await this.sequence.eraseContextTokenRanges(toRanges(evict));
+    if (!(this.eviction === "batched" && this.evictInOnePass(evict))) await this.sequence.eraseContextTokenRanges(toRanges(evict));
     this.timings.eraseMs += performance.now() - erasing;
     this.counters.evicted += evict.length;
     if (this.sequence.nextTokenIndex !== expected)
       throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction, expected ${expected}`);
+  }
+
+  private evictInOnePass(positions: readonly number[]): boolean {
+    if (evictBatched(this.sequence, positions)) return true;
+    if (!declineNoted) process.stderr.write("note: llama.cpp declined the batched eviction for this model's cache; erasing by ranges (stock path)\n");
+    declineNoted = true;
+    return false;
   }
 }
 

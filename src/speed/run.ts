@@ -90,6 +90,7 @@ export async function runBench(options: BenchOptions, settings: RunSettings, res
       shape: engine.modelShape(),
       batchSize: Engine.batchSizeFor(options.stride, engine.hardware.gpu),
       flashAttention: engine.hardware.flashAttention,
+      eviction: engine.hardware.eviction,
     };
     const folder = openRunFolder("bench", engine, settings, { options, system }, resume);
     const records = folder.records<BenchRecord>();

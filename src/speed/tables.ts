@@ -1,4 +1,5 @@
 /** The records of `cascade-eval bench` and the tables rebuilt from them. */
+import type { EvictionPath } from "../engine/extensions.js";
 import type { BuildInfo } from "../engine/engine.js";
 import { POLICY_NAMES, type PolicyConfig } from "../policies/policy.js";
 import type { Cell, Table } from "../printers/table.js";
@@ -13,7 +14,7 @@ export interface ChunkTotals {
   /** llama.cpp decode of the chunk; after an eviction it includes the deferred re-rotation of the shifted keys. */
   evaluateMs: number;
   policyMs: number;
-  /** `eraseContextTokenRanges`: removing the cells and shifting the positions of the kept ones. */
+  /** Eviction (batched, or `eraseContextTokenRanges`): removing the cells and shifting the positions of the kept ones. */
   eraseMs: number;
 }
 
@@ -40,6 +41,8 @@ export interface BenchSystem {
   shape: Record<string, number | string>;
   batchSize: number;
   flashAttention: boolean;
+  /** Absent in runs recorded before the extensions existed: those used the stock path. */
+  eviction?: EvictionPath;
 }
 
 const GIB = 2 ** 30;
@@ -62,6 +65,7 @@ function systemTable(system: BenchSystem, modelName: string): Table {
     ["KV cache types", `K ${build.kvCacheTypes.key}, V ${build.kvCacheTypes.value}`],
     ["flash attention", system.flashAttention ? "on" : "off"],
     ["batch size", system.batchSize],
+    ["cache eviction", system.eviction === "batched" ? "batched (cascade-eval extension)" : "stock (eraseContextTokenRanges)"],
     ["llama.cpp", `${build.llamaCpp.repo} ${build.llamaCpp.release} (${build.binaries} binaries)`],
     ["node-llama-cpp", build.nodeLlamaCppVersion],
     ["cascade-eval", `${machine.cascadeEval.version}${machine.cascadeEval.commit ? ` (${machine.cascadeEval.commit})` : ""}`],
@@ -139,7 +143,7 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
       head: ["length", "policy", "cache", "seconds", "tokens/s", "× vs full", "maintenance %", "VRAM peak GiB", "host RSS GiB"],
       rows: prefillRows,
       notes: [
-        "× vs full: full-cache seconds / this policy's seconds at the same length; maintenance: policy decisions + eraseContextTokenRanges, share of the wall time",
+        "× vs full: full-cache seconds / this policy's seconds at the same length; maintenance: policy decisions + eviction from the KV cache, share of the wall time",
         "each policy streams once to its longest length and is recorded as it passes the shorter ones (the same tokens in the same chunks); the full cache's context is sized for its longest length",
         "VRAM: the GPU's used memory (model weights included), sampled every 100 ms",
         ...notes,

@@ -2,6 +2,7 @@
 import type { Engine } from "../engine/engine.js";
 import type { FeedResult, PolicyStream } from "../engine/stream.js";
 import type { GpuChoice } from "../engine/llama.js";
+import { EVICTION_PATHS } from "../engine/extensions.js";
 import { UsageError } from "../errors.js";
 import type { PolicyName } from "../policies/policy.js";
 import { render } from "../printers/index.js";
@@ -49,6 +50,7 @@ export function openRunFolder(task: string, engine: Engine, settings: RunSetting
       hardware: engine.hardware,
     });
   folder.trimTornTail();
+  process.stderr.write(`cache eviction: ${EVICTION_PATHS[engine.hardware.eviction]}\n`);
   return folder;
 }
 
