@@ -59,6 +59,8 @@ export class PolicyStream {
   readonly counters: StreamCounters = { tokensSeen: 0, evicted: 0, chunks: 0 };
   /** Greedy choice for the token after the last one fed; null before any feed. */
   private nextToken: Token | null = null;
+  /** False once llama.cpp has declined the batched eviction for this stream's cache: it would decline every time. */
+  private batched: boolean;
 
   constructor(
     private readonly sequence: LlamaContextSequence,
@@ -66,7 +68,9 @@ export class PolicyStream {
     readonly policy: CachePolicy,
     readonly stride: number,
     readonly eviction: EvictionPath = "stock",
-  ) {}
+  ) {
+    this.batched = eviction === "batched";
+  }
 
   /** Tokens the KV cache holds now. */
   get cachedTokens(): number {
@@ -154,7 +158,7 @@ export class PolicyStream {
     this.timings.policyMs += erasing - decided;
     if (evict.length === 0) return;
     const expected = this.sequence.nextTokenIndex - evict.length;
-    if (!(this.eviction === "batched" && this.evictInOnePass(evict))) await this.sequence.eraseContextTokenRanges(toRanges(evict));
+    if (!(this.batched && this.evictInOnePass(evict))) await this.sequence.eraseContextTokenRanges(toRanges(evict));
     this.timings.eraseMs += performance.now() - erasing;
     this.counters.evicted += evict.length;
     if (this.sequence.nextTokenIndex !== expected)
@@ -163,6 +167,7 @@ export class PolicyStream {
 
   private evictInOnePass(positions: readonly number[]): boolean {
     if (evictBatched(this.sequence, positions)) return true;
+    this.batched = false;
     if (!declineNoted) process.stderr.write("note: llama.cpp declined the batched eviction for this model's cache; erasing by ranges (stock path)\n");
     declineNoted = true;
     return false;
