@@ -18,6 +18,7 @@ interface ReproduceFlags {
   results: string;
   progress: boolean;
   resume?: string;
+  samples?: number;
 }
 
 export function reproduceCommand(): Command {
@@ -30,17 +31,19 @@ export function reproduceCommand(): Command {
     .option("--threads <n>", "CPU threads (default: physical cores)", parseCount("--threads", 1))
     .option("--results <dir>", "where the reproduction folder goes", DEFAULT_RESULTS_DIRECTORY)
     .option("--no-progress", "plain progress lines instead of the live view")
+    .option("--samples <n>", "fewer samples than the preset (passkey keys per length × depth, LongBench items per dataset, BookSum rows); said in the report", parseCount("--samples", 1))
     .option("--resume <folder>", "continue an interrupted reproduction (finished runs are kept, an interrupted one is resumed)")
     .action(async (preset: string | undefined, flags: ReproduceFlags) => {
       let work: string;
       let manifest: ReproductionManifest;
       if (flags.resume !== undefined) {
         if (preset !== undefined) throw new UsageError("--resume continues the reproduction's own presets; drop the preset");
+        if (flags.samples !== undefined) throw new UsageError("--resume keeps the reproduction's own --samples; drop it");
         work = resolve(flags.resume);
         manifest = readManifest(work);
       } else {
         if (preset === undefined) throw new UsageError("name a preset: passkey, pg19, longbench, booksum or all");
-        const options = { presets: parsePreset(preset), scale: flags.scale, model: flags.model && resolveModel(flags.model), gpu: flags.gpu, threads: flags.threads, progress: flags.progress };
+        const options = { presets: parsePreset(preset), scale: flags.scale, model: flags.model && resolveModel(flags.model), gpu: flags.gpu, threads: flags.threads, progress: flags.progress, samples: flags.samples };
         work = resolve(flags.results, newRunId(`reproduce-${preset}-${flags.scale}`));
         manifest = { options, createdAt: new Date().toISOString(), steps: planSteps(options, work) };
       }

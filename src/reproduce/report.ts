@@ -184,6 +184,8 @@ export async function writeReport(work: string, manifest: ReproductionManifest):
   const { scale } = manifest.options;
   const done = manifest.steps.filter((step) => step.status === "done" && step.run !== undefined).map((step) => ({ step, folder: RunFolder.open(join(work, step.run!), work), spec: findStep(step.preset, scale, step.id)! }));
   const lines = [`# Reproduction (${scale} scale): ${[...new Set(manifest.steps.map((step) => step.preset))].join(", ")}`, "", `Started ${manifest.createdAt}; model: ${manifest.options.model ?? "the embedded default model"}.`, ""];
+  if (manifest.options.samples !== undefined)
+    lines.push(`> Fewer samples than the preset: --samples ${manifest.options.samples} (passkey keys per length × depth, LongBench items per dataset, BookSum rows; PG19 unchanged), so the figures are noisier than the paper's.`, "");
   const checks: Check[] = [];
   for (const preset of [...new Set(manifest.steps.map((step) => step.preset))] as PresetName[]) {
     const steps = done.filter(({ step }) => step.preset === preset);

@@ -19,6 +19,18 @@ export interface ReproduceOptions {
   gpu: string;
   threads?: number;
   progress: boolean;
+  /** Fewer samples than the preset's: passkey keys per length × depth, LongBench items per dataset, BookSum rows. */
+  samples?: number;
+}
+
+/** The tasks whose --samples a reproduction can lower (PG19 always reads every book of its file). */
+const SAMPLED_TASKS = new Set(["passkey", "longbench", "booksum"]);
+
+/** A step's arguments with --samples set to `samples` (replacing the preset's own count) where its task has one. */
+function withSamples(args: string[], samples: number | undefined): string[] {
+  if (samples === undefined || !SAMPLED_TASKS.has(args[0]!)) return args;
+  const index = args.indexOf("--samples");
+  return index >= 0 ? args.map((arg, at) => (at === index + 1 ? String(samples) : arg)) : [...args, "--samples", String(samples)];
 }
 
 export interface StepState {
@@ -56,7 +68,7 @@ export function planSteps(options: ReproduceOptions, work: string): StepState[] 
       preset,
       id: step.id,
       args: [
-        ...step.args.map((arg) => expand(arg, work)),
+        ...withSamples(step.args.map((arg) => expand(arg, work)), options.samples),
         ...(options.model ? ["--model", options.model] : []),
         "--gpu",
         options.gpu,

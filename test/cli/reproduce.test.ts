@@ -65,6 +65,8 @@ test("reproduce errors are one line with exit 2", async () => {
     [["reproduce", "pg19", "--resume", "x"], /--resume continues the reproduction's own presets; drop the preset/],
     [["reproduce", "--resume", "/nonexistent"], /no reproduction at \/nonexistent/],
     [["reproduce", "all", "--scale", "tiny"], /--scale must be one of paper, ci/],
+    [["reproduce", "--resume", "x", "--samples", "2"], /--resume keeps the reproduction's own --samples; drop it/],
+    [["reproduce", "passkey", "--samples", "0"], /--samples/],
   ];
   for (const [args, message] of cases) {
     const result = await cli(args);

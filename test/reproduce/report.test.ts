@@ -108,3 +108,21 @@ test("pg19: cascading with one cascade must equal sink-window exactly; an unfini
   const result = verdicts((await writeReport(unfinished.work, unfinished.manifest)).checks);
   assert.equal(result["pg19: every step finished"], false);
 });
+
+test("--samples replaces or adds the sample count of passkey, LongBench and BookSum steps, leaves PG19's, and the report says so", async () => {
+  const work = mkdtempSync(join(tmpdir(), "cascade-eval-report-"));
+  roots.push(work);
+  const options: ReproduceOptions = { presets: ["passkey", "pg19", "longbench", "booksum"], scale: "paper", gpu: "cuda", progress: false, samples: 3 };
+  const steps = planSteps(options, work);
+  const samplesOf = (step: { args: string[] }) => {
+    const at = step.args.indexOf("--samples");
+    return at < 0 ? undefined : [step.args[at + 1], step.args.lastIndexOf("--samples") === at];
+  };
+  for (const step of steps) assert.deepEqual(samplesOf(step), step.preset === "pg19" ? undefined : ["3", true], `${step.preset} ${step.id}: ${step.args.join(" ")}`);
+  const ci = planSteps({ ...options, scale: "ci", presets: ["passkey"] }, work);
+  assert.deepEqual(ci.map(samplesOf), [["3", true], ["3", true]], "the ci preset's own --samples 1 is replaced, not repeated");
+
+  const manifest: ReproductionManifest = { options, createdAt: "2026-11-23T00:00:00.000Z", steps: [] };
+  const { report } = await writeReport(work, manifest);
+  assert.match(report, /^> Fewer samples than the preset: --samples 3 \(passkey keys per length × depth, LongBench items per dataset, BookSum rows; PG19 unchanged\)/m);
+});
