@@ -67,7 +67,7 @@ export class PolicyStream {
     private readonly model: LlamaModel,
     readonly policy: CachePolicy,
     readonly stride: number,
-    readonly eviction: EvictionPath = "stock",
+    eviction: EvictionPath = "stock",
   ) {
     this.batched = eviction === "batched";
   }
