@@ -3,16 +3,24 @@
 # node-llama-cpp 3.22.1's CUDA (sm_90) binaries with every cascade-eval extension patched in, from the source kit of
 # ../shared/gpu/build, and returns them under $OUT as llama-cuda-sm90-extensions.tar.xz.partN (15 MiB pieces).
 # Back here: `tools/gpu/pack.sh --cuda-binaries DIR` puts them into .gpu/ in place of the stock binaries.
-# LIMIT (seconds, default 560) bounds the compilation; the build takes about 190 s on 16 cores.
+# LIMIT (seconds, default 560) bounds the compilation; the build takes about 190 s on 16 cores. When pack.sh staged
+# Node and the node_modules in .gpu-ext too (it does when .gpu exists), the new binaries are then loaded once:
+# `extensions status` and a short cascading bench on the default model, whose first line must say
+# "cache eviction: batched" (the stock binaries stay behind: .gpu-ext and the tree must fit 64 MiB).
 set -euo pipefail
 started=$SECONDS
 out=${OUT:-/tmp/cascade-eval-out}
 limit=${LIMIT:-560}
 work=/tmp/cascade-eval-extensions
 mkdir -p "$out"
+kit=$work/kit
+# CMake asks `node` where node-addon-api's headers are (the kit's node_modules)
+mkdir -p /tmp/gpu-node
+[ -x /tmp/gpu-node/node ] || { xz -dc -T0 .gpu-ext/node-v20.20.2-linux-x64.xz > /tmp/gpu-node/node && chmod +x /tmp/gpu-node/node; }
+export PATH=/tmp/gpu-node:$PATH
+if [ ! -f "$work/build/build.ninja" ]; then  # else a still-warm machine: configure again and resume the build
 rm -rf "$work" && mkdir -p "$work"
 tar -xJf .gpu-ext/kit-src.tar.xz -C "$work"
-kit=$work/kit
 # the manifest's patches, in order, into the kit's copies of node-llama-cpp's llama.cpp and addon
 python3 - "$kit" <<'PY' | while read -r file target; do (cd "$target" && patch -p1 --forward --batch < "$OLDPWD/extensions/$file"); done
 import json, sys
@@ -21,6 +29,7 @@ for extension in json.load(open("extensions/manifest.json"))["extensions"]:
     for patch in extension["patches"]:
         print(patch["file"], f"{kit}/llama/llama.cpp" if patch["target"] == "llama.cpp" else f"{kit}/llama")
 PY
+fi
 export PATH=/usr/local/cuda/bin:$PATH
 (cd "$work" && JOBS=$(nproc) ./kit/build.sh kit "$work/build") > "$out/configure.log" 2>&1
 (cd "$work/build" && timeout $(( limit - (SECONDS - started) )) ninja -j"$(nproc)" llama-addon ggml-cpu ggml-cuda) > "$out/build.log" 2>&1
@@ -31,7 +40,18 @@ for file in llama-addon.node libggml-base.so libggml.cuda.v0.5.0.so libggml-cpu.
 done
 strip --strip-unneeded "$bins"/*.so "$bins/llama-addon.node"
 cp "$kit/nlcBuildMetadata.json" "$bins/_nlcBuildMetadata.json"
-tar -cf - -C "$work/package" bins | xz -T0 -9 > "$work/binaries.tar.xz"
+# 8 MiB blocks: xz -9 alone would compress ~100 MB in one thread
+tar -cf - -C "$work/package" bins | xz -T0 -9 --block-size=8MiB > "$work/binaries.tar.xz"
 split -b 15M -d -a 1 "$work/binaries.tar.xz" "$out/llama-cuda-sm90-extensions.tar.xz.part"
 ls -l "$bins" "$out"
 echo "built in $(( SECONDS - started )) s"
+if [ -f .gpu-ext/enter.sh ]; then
+  [ -e .gpu ] || ln -s .gpu-ext .gpu
+  [ -d node_modules/node-llama-cpp ] || tar -xJf .gpu-ext/node_modules.tar.xz
+  rm -rf node_modules/node-llama-cpp/bins/linux-x64-cuda && cp -r "$bins" node_modules/node-llama-cpp/bins/
+  source .gpu/enter.sh
+  node bin/cascade-eval.js extensions status --gpu cuda
+  timeout 120 node bin/cascade-eval.js bench --gpu cuda --no-progress --results "$out/results" --len 8K --policy cascading --window 2048 --stride 512 --raw-chunks 0 > "$out/smoke.txt" 2>&1 || true
+  head -3 "$out/smoke.txt"
+  grep -q "cache eviction: batched" "$out/smoke.txt"
+fi

@@ -2,7 +2,9 @@
 # On the GPU machine, from the project root (a device run with carry [".gpu"], after tools/gpu/pack.sh):
 #   tools/gpu/job.sh bench SHAPE TYPE [bench flags...]   synthesize the model (on the GPU machine: never sent), then bench it
 #   tools/gpu/job.sh passkey [passkey flags...]          passkey on the embedded default model
-# Runs write straight into $OUT/results, so a call cut short by the device still returns every finished record.
+# Runs write straight into $OUT/results, so a call cut short by the device still returns finished records (the
+# device returns at most 8 files); a job that ends on its own packs them into $OUT/results.tar.xz, which
+# `tar -xJf DIR/results.tar.xz` unpacks here as results/RUN.
 # LIMIT (seconds, default 560) counts from the job's start, the model's synthesis included: the task gets what is
 # left, then SIGTERM (it stops after the current chunk, keeps every finished length and writes its tables). A bench
 # cut short continues in a later call with `--resume results/RUN` after copying the folder back into results/ and
@@ -39,4 +41,5 @@ case "$command" in
     ;;
   *) echo "usage: tools/gpu/job.sh bench SHAPE TYPE [flags] | passkey [flags]" >&2; exit 2 ;;
 esac
+tar -cJf "$out/results.tar.xz" -C "$out" results && rm -rf "$out/results"
 exit "$status"

@@ -5,7 +5,8 @@
 #   usage: tools/gpu/pack.sh [--cuda-binaries DIR] [VOCAB ...]    (default vocabularies: llama-bpe llama-spm; qwen2 for the Qwen2.5 shapes)
 #          --cuda-binaries DIR: the llama-cuda-sm90-extensions.tar.xz.part* that tools/gpu/extensions-build.sh returned,
 #            staged in place of the stock CUDA binaries (the runs then use cascade-eval's extensions)
-#          tools/gpu/pack.sh --extensions: only stage .gpu-ext/ (the CUDA source kit) for tools/gpu/extensions-build.sh
+#          tools/gpu/pack.sh --extensions: only stage .gpu-ext/ (the CUDA source kit, and what .gpu/ has of Node, node_modules
+#            and dist, so run it after a plain pack) for tools/gpu/extensions-build.sh
 # jieba-wasm (16 MB, LongBench's Chinese scoring only) and Vega (the reproduction report's charts) are left out so
 # that .gpu/ plus the tree fit 64 MiB.
 set -euo pipefail
@@ -13,6 +14,8 @@ cd "$(git rev-parse --show-toplevel)"
 if [ "${1:-}" = --extensions ]; then
   grep -qx '/.gpu-ext/' .git/info/exclude 2>/dev/null || echo '/.gpu-ext/' >> .git/info/exclude
   rm -rf .gpu-ext && mkdir -p .gpu-ext && cp ../shared/gpu/build/kit-src.tar.xz .gpu-ext/
+  # Node, the node_modules and dist without the stock CUDA binaries: the build's smoke test loads the new ones
+  [ -f .gpu/enter.sh ] && cp .gpu/enter.sh .gpu/node-v20.20.2-linux-x64.xz .gpu/node_modules.tar.xz .gpu/extra.tar.xz .gpu-ext/
   echo "tools/gpu/pack.sh: .gpu-ext staged; on the GPU machine: tools/gpu/extensions-build.sh (carry [\".gpu-ext\"])"
   exit 0
 fi
@@ -43,7 +46,7 @@ for name in $vega_only; do rm -rf "$tmp/node_modules/$name"; done
 tar -cf - -C "$tmp" node_modules | xz -T2 -6 > .gpu/node_modules.tar.xz
 if [ -n "$cuda_binaries" ]; then
   cat "$cuda_binaries"/llama-cuda-sm90-extensions.tar.xz.part* > .gpu/llama-cuda-sm90.tar.xz
-  xz -dc .gpu/llama-cuda-sm90.tar.xz | tar -tf - | grep -q linux-x64-cuda/llama-addon.node || { echo "tools/gpu/pack.sh: $cuda_binaries holds no CUDA addon" >&2; exit 2; }
+  xz -dc .gpu/llama-cuda-sm90.tar.xz | tar -tf - | grep linux-x64-cuda/llama-addon.node >/dev/null || { echo "tools/gpu/pack.sh: $cuda_binaries holds no CUDA addon" >&2; exit 2; }
 fi
 gpu=$(du -sb .gpu | cut -f1)
 tree=$(git ls-files -co --exclude-standard -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
