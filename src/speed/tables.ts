@@ -73,12 +73,20 @@ function systemTable(system: BenchSystem, modelName: string): Table {
   return { title: "system", head: ["what", "value"], rows, decimals: [undefined, 1] };
 }
 
-/** Time of the full cache at `length`: measured, else extrapolated from the two longest measured lengths. */
-function fullScaling(full: BenchRecord[]): { exponent: number; from: BenchRecord; to: BenchRecord } | undefined {
+/**
+ * How the full cache's time grows, from its two longest measured lengths: a power law through them, and the
+ * prefill's own form through them, t = a·n + b·n² (weights cost per token, attention per token and cached token),
+ * where both terms come out non-negative. Either serves to extrapolate beyond the longest length that fits.
+ */
+export function fullScaling(full: readonly BenchRecord[]) {
   const measured = full.filter((record) => record.status === "measured").sort((a, b) => a.length - b.length);
   if (measured.length < 2) return undefined;
   const [from, to] = measured.slice(-2) as [BenchRecord, BenchRecord];
-  return { exponent: Math.log(to.wallMs! / from.wallMs!) / Math.log(to.length / from.length), from, to };
+  const exponent = Math.log(to.wallMs! / from.wallMs!) / Math.log(to.length / from.length);
+  const quadratic = (to.wallMs! / to.length - from.wallMs! / from.length) / (to.length - from.length);
+  const linear = from.wallMs! / from.length - quadratic * from.length;
+  const twoTerm = quadratic > 0 && linear >= 0 ? (length: number) => linear * length + quadratic * length ** 2 : undefined;
+  return { exponent, from, to, powerLaw: (length: number) => to.wallMs! * (length / to.length) ** exponent, twoTerm };
 }
 
 export function benchTables(runId: string, system: BenchSystem, modelName: string, records: readonly BenchRecord[]): Table[] {
@@ -101,13 +109,15 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
   for (const record of streams.filter((each) => each.status !== "measured" && each.policy.name === "full").slice(0, 1))
     notes.push(`full cache from ${tokensLabel(record.length)} on: ${record.status} (${record.reason})`);
   if (scaling) {
-    const { exponent, from, to } = scaling;
-    notes.push(`full cache time grows as length^${exponent.toFixed(2)} between ${tokensLabel(from.length)} and ${tokensLabel(to.length)} (measured)`);
+    const { exponent, from, to, powerLaw, twoTerm } = scaling;
+    const between = `${tokensLabel(from.length)} and ${tokensLabel(to.length)}`;
+    notes.push(`full cache time grows as length^${exponent.toFixed(2)} between ${between} (measured)`);
     for (const record of streams.filter((each) => each.policy.name !== "full" && each.status === "measured" && !fullAt.has(each.length) && each.length > to.length)) {
-      const extrapolated = to.wallMs! * (record.length / to.length) ** exponent;
-      notes.push(
-        `EXTRAPOLATED, not measured: full cache at ${tokensLabel(record.length)} ≈ ${(extrapolated / 1000).toFixed(0)} s from that scaling → ${record.policy.name} ≈ ${(extrapolated / record.wallMs!).toFixed(1)}× faster`,
-      );
+      const estimates = [powerLaw(record.length), ...(twoTerm ? [twoTerm(record.length)] : [])].sort((a, b) => a - b);
+      const seconds = estimates.map((ms) => (ms / 1000).toFixed(0)).join("–");
+      const speedups = estimates.map((ms) => (ms / record.wallMs!).toFixed(1)).join("–");
+      const how = twoTerm ? `length^${exponent.toFixed(2)}, and a·n + b·n² through ${between}` : "that scaling";
+      notes.push(`EXTRAPOLATED, not measured: full cache at ${tokensLabel(record.length)} ≈ ${seconds} s (${how}) → ${record.policy.name} ≈ ${speedups}× faster`);
     }
   }
   for (const name of POLICY_NAMES.filter((each) => each !== "full")) {
