@@ -4,8 +4,8 @@
  * build in place of its prebuilt binaries. Offline: node-llama-cpp clones llama.cpp from the git bundle it ships.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { UsageError } from "../errors.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
 import { projectPath } from "../util/paths.js";
@@ -53,14 +53,37 @@ function gitApply(cwd: string, args: string[]): boolean {
   return result.status === 0;
 }
 
-/** Applies a patch unless it is already in place; "applied" or "already applied". */
-export function applyPatch(patchFile: string, directory: string): "applied" | "already applied" {
-  if (gitApply(directory, ["--check", patchFile])) {
-    if (!gitApply(directory, [patchFile])) throw new UsageError(`${patchFile} passed its check but did not apply in ${directory}`);
-    return "applied";
+/** Where the copy of a patch as last applied to `directory` is kept (an extension's patch may change between versions). */
+function appliedCopy(patchFile: string, directory: string): string {
+  return join(directory, ".cascade-eval-patches", `${basename(dirname(patchFile))}-${basename(patchFile)}`);
+}
+
+/**
+ * Applies a patch unless it is already in place. Where an earlier version of it is in place (its copy kept at the
+ * last application applies in reverse), that one is taken out first. Anything else that keeps the patch from
+ * applying is an error.
+ */
+export function applyPatch(patchFile: string, directory: string): "applied" | "already applied" | "upgraded" {
+  const copy = appliedCopy(patchFile, directory);
+  const keepCopy = () => {
+    mkdirSync(dirname(copy), { recursive: true });
+    copyFileSync(patchFile, copy);
+  };
+  if (gitApply(directory, ["--reverse", "--check", patchFile])) {
+    keepCopy();
+    return "already applied";
   }
-  if (gitApply(directory, ["--reverse", "--check", patchFile])) return "already applied";
-  throw new UsageError(`${patchFile} does not apply to ${directory} (a different llama.cpp or node-llama-cpp version?)`);
+  let outcome: "applied" | "upgraded" = "applied";
+  if (!gitApply(directory, ["--check", patchFile])) {
+    const earlier = existsSync(copy) && gitApply(directory, ["--reverse", "--check", copy]);
+    if (!earlier) throw new UsageError(`${patchFile} does not apply to ${directory} (a different llama.cpp or node-llama-cpp version?)`);
+    if (!gitApply(directory, ["--reverse", copy])) throw new UsageError(`the earlier version of ${patchFile} could not be taken out of ${directory}`);
+    if (!gitApply(directory, ["--check", patchFile])) throw new UsageError(`${patchFile} does not apply to ${directory} even without its earlier version`);
+    outcome = "upgraded";
+  }
+  if (!gitApply(directory, [patchFile])) throw new UsageError(`${patchFile} passed its check but did not apply in ${directory}`);
+  keepCopy();
+  return outcome;
 }
 
 /**
