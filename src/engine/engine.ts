@@ -5,6 +5,7 @@ import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./
 import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
 import { activeExtensions, type EvictionPath } from "./extensions.js";
+import { attentionHeadSizes, defaultFlashAttention } from "./flash-attention.js";
 import { Rng } from "../util/rng.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
 import { readFileSync } from "node:fs";
@@ -29,6 +30,8 @@ export interface HardwareInfo {
   threads: number;
   llamaCppRelease: string;
   flashAttention: boolean;
+  /** Why flash attention is off on a GPU by default (see defaultFlashAttention). */
+  flashAttentionNote?: string;
   /** cascade-eval extensions found in the loaded binaries, and the eviction path streams take. */
   extensions: string[];
   eviction: EvictionPath;
@@ -102,12 +105,13 @@ export class Engine {
     const info = describeModel(options.model, path, await modelSha256(path), model);
     const extensions = activeExtensions(llama);
     const useExtensions = options.extensions ?? process.env.CASCADE_EVAL_EXTENSIONS !== "off";
+    const flash = options.flashAttention === undefined ? defaultFlashAttention(llama.gpu, attentionHeadSizes(model.fileInfo.metadata)) : { enabled: options.flashAttention };
     const hardware: HardwareInfo = {
       gpu: llama.gpu,
       threads: options.threads ?? physicalCoreCount(),
       llamaCppRelease: llama.llamaCppRelease.release,
-      // llama.cpp's CPU flash-attention path measured 4× slower here; on a GPU it is the fast one.
-      flashAttention: options.flashAttention ?? llama.gpu !== false,
+      flashAttention: flash.enabled,
+      ...(flash.reason === undefined ? {} : { flashAttentionNote: flash.reason }),
       extensions,
       eviction: useExtensions && extensions.includes("batched-eviction") ? "batched" : "stock",
     };

@@ -1,0 +1,35 @@
+/**
+ * Whether the engine turns on llama.cpp's flash attention when the user did not say. node-llama-cpp's
+ * `flashAttention: true` forces it; llama.cpp then runs the operation on whichever backend has a kernel for it, so
+ * on CUDA a head size without a kernel puts every layer's attention on the CPU (llama.cpp's own "auto" probes for
+ * this and falls back, but does not tell node-llama-cpp what it chose, and a run records what it measured with).
+ */
+
+/** Head sizes (keys and values alike) of llama.cpp v0.5.0's CUDA flash-attention kernels (ggml-cuda/fattn.cu). */
+export const CUDA_FLASH_ATTENTION_HEAD_SIZES: ReadonlySet<number> = new Set([40, 64, 72, 80, 96, 112, 128, 256]);
+
+export interface FlashAttentionChoice {
+  enabled: boolean;
+  /** Why it is off on a GPU, for the run's output; undefined when on, or on the CPU (slower there). */
+  reason?: string;
+}
+
+export function defaultFlashAttention(gpu: string | false, headSizes: { key: number; value: number }): FlashAttentionChoice {
+  // llama.cpp's CPU flash-attention path measured 4× slower on this project's machines; on a GPU it is the fast one
+  if (gpu === false) return { enabled: false };
+  if (gpu === "cuda" && (headSizes.key !== headSizes.value || !CUDA_FLASH_ATTENTION_HEAD_SIZES.has(headSizes.key))) {
+    const size = headSizes.key === headSizes.value ? `${headSizes.key}` : `${headSizes.key}/${headSizes.value}`;
+    return { enabled: false, reason: `flash attention off: llama.cpp's CUDA kernels have none for attention head size ${size} (it would run on the CPU)` };
+  }
+  return { enabled: true };
+}
+
+/** Key and value head sizes from a GGUF header (attention.key_length / value_length, else width / heads). */
+export function attentionHeadSizes(metadata: object): { key: number; value: number } {
+  const header = metadata as Record<string, Record<string, unknown>>;
+  const section = (header[String((header.general ?? {}).architecture)] ?? {}) as Record<string, unknown>;
+  const attention = (section.attention ?? {}) as Record<string, unknown>;
+  const width = Number(section.embedding_length) / Number(attention.head_count);
+  const key = typeof attention.key_length === "number" ? attention.key_length : width;
+  return { key, value: typeof attention.value_length === "number" ? attention.value_length : key };
+}
