@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { DEFAULT_MODEL } from "../config.js";
 import { UsageError } from "../errors.js";
 import { parsePolicyNames, validatePolicyConfig } from "../policies/index.js";
@@ -7,14 +7,13 @@ import type { RunFolder } from "../results/run-folder.js";
 import { runBench, type BenchOptions } from "../speed/run.js";
 import { benchTables, type BenchRecord, type BenchSystem } from "../speed/tables.js";
 import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
-import { parseChoice, parseCount, parseLength, parseLengths } from "./parse.js";
+import { parseCount, parseLength, parseLengths } from "./parse.js";
 
-const FLASH_ATTENTION = ["auto", "on", "off"] as const;
 
 /** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
 const TASK_FLAGS = ["len", "policy", "sinks", "window", "cascades", "stride", "rawChunks", "maxFullLength", "flashAttention", "seed", "model"];
 
-type BenchFlags = CommonFlags & { len: string; policy: string; sinks: number; window: number; cascades: number; stride: number; rawChunks: number; maxFullLength?: number; flashAttention: (typeof FLASH_ATTENTION)[number]; seed: number; resume?: string };
+type BenchFlags = CommonFlags & { len: string; policy: string; sinks: number; window: number; cascades: number; stride: number; rawChunks: number; maxFullLength?: number; seed: number; resume?: string };
 
 export function benchCommand(): Command {
   const command = new Command("bench")
@@ -27,7 +26,6 @@ export function benchCommand(): Command {
     .option("--stride <n>", "tokens per chunk (one llama.cpp evaluation; the policy runs after each)", parseCount("--stride", 1), 4096)
     .option("--raw-chunks <n>", "steady chunks of the raw llama.cpp baseline at the bounded occupancy (0: none)", parseCount("--raw-chunks", 0), 16)
     .option("--max-full-length <n>", "run the full cache only up to this length (default: every length that fits)", (text: string) => parseLength(text))
-    .addOption(new Option("--flash-attention <mode>", "llama.cpp's flash-attention kernels for every policy: auto (on a GPU only), on or off").default("auto").argParser(parseChoice("--flash-attention", FLASH_ATTENTION)))
     .option("--seed <n>", "seed of the input tokens (ordinary vocabulary tokens drawn at random)", parseCount("--seed", 0), 1)
     .option("--resume <run>", "continue an interrupted bench (folder or run id) without redoing finished measurements");
   commonOptions(command)

@@ -10,11 +10,14 @@ import { InkReporter } from "../ui/ink-reporter.js";
 import { LineReporter } from "../ui/progress.js";
 import { parseChoice, parseCount } from "./parse.js";
 
+export const FLASH_ATTENTION = ["auto", "on", "off"] as const;
+
 /** Flags every model-running command takes. */
 export interface CommonFlags {
   model?: string;
   gpu: GpuChoice;
   threads?: number;
+  flashAttention: (typeof FLASH_ATTENTION)[number];
   results: string;
   format: OutputFormat;
   progress: boolean;
@@ -25,6 +28,11 @@ export function commonOptions(command: Command): Command {
     .option("--model <path|uri>", "GGUF file or model URI (hf:…, https://…); default: the embedded model")
     .addOption(new Option("--gpu <kind>", "auto, cuda, vulkan or cpu").default("auto").argParser(parseChoice("--gpu", GPU_CHOICES)))
     .option("--threads <n>", "CPU threads (default: physical cores)", parseCount("--threads", 1))
+    .addOption(
+      new Option("--flash-attention <mode>", "llama.cpp's flash-attention kernels: auto (on a GPU whose kernels cover the model's head size), on or off")
+        .default("auto")
+        .argParser(parseChoice("--flash-attention", FLASH_ATTENTION)),
+    )
     .option("--results <dir>", "folder for run folders", DEFAULT_RESULTS_DIRECTORY)
     .addOption(new Option("--format <format>", "final table format: terminal, markdown, csv or json").default("terminal").argParser(parseChoice("--format", OUTPUT_FORMATS)))
     .option("--no-progress", "plain progress lines instead of the live view");
@@ -79,6 +87,7 @@ export function runSettings(flags: CommonFlags, signal: AbortSignal): RunSetting
   return {
     gpu: flags.gpu,
     threads: flags.threads,
+    ...(flags.flashAttention === "auto" ? {} : { flashAttention: flags.flashAttention === "on" }),
     resultsDirectory: flags.results,
     format: flags.format,
     reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),

@@ -25,6 +25,8 @@ export interface BudgetedCacheOptions {
 export interface RunSettings {
   gpu: GpuChoice;
   threads?: number;
+  /** --flash-attention on/off; unset: the engine's default. */
+  flashAttention?: boolean;
   resultsDirectory: string;
   format: OutputFormat;
   reporter: ProgressReporter;

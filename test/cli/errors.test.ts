@@ -77,6 +77,7 @@ const cases: BadInput[] = [
     args: ["passkey", "--model", STORIES, "--len", "8K", "--window", "2048", "--stride", "512", "--policy", "sink-window"],
     message: /model context 2048 is too short for sink-window: --sinks 64 \+ --window 2048 \+ --stride 512 = 2624/,
   },
+  { name: "unknown flash-attention mode", args: ["pg19", "--flash-attention", "maybe"], message: /--flash-attention must be one of auto, on, off, got 'maybe'/ },
   { name: "unknown flag", args: ["passkey", "--bogus-flag"], message: /unknown option '--bogus-flag'/ },
   { name: "misspelled flag (commander suggests the right one)", args: ["passkey", "--lenn", "2K"], message: /unknown option '--lenn'/ },
   { name: "unknown flag before the command", args: ["--bogus-flag", "passkey"], message: /unknown option '--bogus-flag'/ },

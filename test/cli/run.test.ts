@@ -46,7 +46,8 @@ async function runInFreshResults(args: string[]): Promise<FinishedRun> {
 
 before(async () => {
   stories = await runInFreshResults(["passkey", "--model", STORIES, "--len", "2K", "--policy", POLICIES.join(","), "--samples", "1", "--depths", "0.5,1.0", "--format", "markdown"]);
-  embedded = await runInFreshResults(["passkey", "--len", "2K", "--samples", "1", "--depths", "1.0", "--policy", "sink-window"]);
+  // every task takes --flash-attention (off by default on the CPU): this run turns it on
+  embedded = await runInFreshResults(["passkey", "--len", "2K", "--samples", "1", "--depths", "1.0", "--policy", "sink-window", "--flash-attention", "on"]);
 });
 
 after(removeTemporaryFolders);
@@ -173,6 +174,8 @@ test("the embedded default model (no --model) runs and prints a terminal table",
   assert.equal(record.model.sha256, sha256File(DEFAULT_MODEL_PATH));
   assert.equal(record.promptTokens, 2048);
   assert.equal(record.score, expectedScore(record.answer, record.key));
+  const manifest = JSON.parse(readFileSync(join(folder, "run.json"), "utf8")) as { hardware: { flashAttention: boolean } };
+  assert.equal(manifest.hardware.flashAttention, true, "--flash-attention on reaches the engine");
 });
 
 test("table RUN1 RUN2 prints each run's tables and a comparison table", async () => {

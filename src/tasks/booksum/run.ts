@@ -101,7 +101,7 @@ export async function runBooksum(documents: DocumentRecord[], options: BooksumOp
   const config = loadBooksumConfig();
   const samples = booksumSamples(documents, options, config);
   if (samples.length === 0) throw new UsageError(`the ${options.split} split of ${options.source} has no rows`);
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: settings.flashAttention });
   try {
     const frame = framePrompt(engine.llamaModel, { system: config.system, lead: config.instruction, question: "", answerPrefix: "", plainAnswerPrefix: config.plainAnswerPrefix });
     const units: Unit[] = [];

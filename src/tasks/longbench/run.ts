@@ -57,7 +57,7 @@ export async function runLongBench(options: LongBenchOptions, settings: RunSetti
   for (const dataset of options.datasets) itemsByDataset.set(dataset, (await readLongBenchItems(options.source, dataset, options.e, cache)).slice(0, options.samples));
   // Contexts side by side share the cores: more threads than cores made CPU runs several times slower.
   const threads = settings.threads ?? (options.parallel > 1 ? Math.max(1, Math.floor(physicalCoreCount() / options.parallel)) : undefined);
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads });
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads, flashAttention: settings.flashAttention });
   try {
     const maxLength = options.maxLength ?? defaultMaxLength(engine.modelInfo.trainContextSize, config);
     const prompts: Prompt[] = [];

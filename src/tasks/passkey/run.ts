@@ -72,7 +72,7 @@ export function planUnits(options: PasskeyOptions, config: PasskeyConfig, traine
 export async function runPasskey(options: PasskeyOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
   const config = loadPasskeyConfig();
   planUnits(options, config);
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: settings.flashAttention });
   try {
     const trained = engine.modelInfo.trainContextSize;
     const units = planUnits(options, config, trained);

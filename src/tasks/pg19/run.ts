@@ -45,7 +45,7 @@ export function resolveWindow(options: Pg19Options, trainedContext: number): num
 export async function runPg19(documents: DocumentRecord[], options: Pg19Options, settings: RunSettings, resume?: RunFolder): Promise<void> {
   if (options.chunking === "llama-perplexity" && options.policies.some((name) => name !== "full"))
     throw new UsageError("--chunking llama-perplexity scores fresh full-cache chunks: use --policy full");
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads });
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: settings.flashAttention });
   try {
     const window = resolveWindow(options, engine.modelInfo.trainContextSize);
     const policies: PolicyConfig[] = options.policies.map((name) => ({ name, sinks: options.sinks, window, cascades: options.cascades }));
