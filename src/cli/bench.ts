@@ -9,7 +9,6 @@ import { benchTables, type BenchRecord, type BenchSystem } from "../speed/tables
 import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { parseCount, parseLength, parseLengths } from "./parse.js";
 
-
 /** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
 const TASK_FLAGS = ["len", "policy", "sinks", "window", "cascades", "stride", "rawChunks", "maxFullLength", "flashAttention", "seed", "model"];
 

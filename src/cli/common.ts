@@ -10,7 +10,7 @@ import { InkReporter } from "../ui/ink-reporter.js";
 import { LineReporter } from "../ui/progress.js";
 import { parseChoice, parseCount } from "./parse.js";
 
-export const FLASH_ATTENTION = ["auto", "on", "off"] as const;
+const FLASH_ATTENTION = ["auto", "on", "off"] as const;
 
 /** Flags every model-running command takes. */
 export interface CommonFlags {
