@@ -6,7 +6,7 @@ import type { Table } from "../printers/table.js";
 import type { RunFolder } from "../results/run-folder.js";
 import { runBench, type BenchOptions } from "../speed/run.js";
 import { benchTables, type BenchRecord, type BenchSystem } from "../speed/tables.js";
-import { commonOptions, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
+import { commonOptions, flashAttentionFlag, interruptController, resumeRun, runSettings, type CommonFlags } from "./common.js";
 import { parseCount, parseLength, parseLengths } from "./parse.js";
 
 /** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
@@ -41,7 +41,7 @@ export function benchCommand(): Command {
         stride: flags.stride,
         rawChunks: flags.rawChunks,
         maxFullLength: flags.maxFullLength,
-        flashAttention: flags.flashAttention === "auto" ? undefined : flags.flashAttention === "on",
+        flashAttention: flashAttentionFlag(flags),
         seed: flags.seed,
       };
       for (const name of options.policies) validatePolicyConfig({ name, sinks: options.sinks, window: options.window, cascades: options.cascades });

@@ -82,12 +82,17 @@ export function resumeRun<Options>(command: Command, run: string, results: strin
   return { folder, options: { ...manifest.options, model: manifest.model.path } };
 }
 
+/** --flash-attention as the engine takes it: on, off, or undefined for the engine's default. */
+export function flashAttentionFlag(flags: Pick<CommonFlags, "flashAttention">): boolean | undefined {
+  return flags.flashAttention === "auto" ? undefined : flags.flashAttention === "on";
+}
+
 /** The settings a task run takes from the common flags: live view on a terminal, plain lines otherwise. */
 export function runSettings(flags: CommonFlags, signal: AbortSignal): RunSettings {
   return {
     gpu: flags.gpu,
     threads: flags.threads,
-    ...(flags.flashAttention === "auto" ? {} : { flashAttention: flags.flashAttention === "on" }),
+    flashAttention: flashAttentionFlag(flags),
     resultsDirectory: flags.results,
     format: flags.format,
     reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),
