@@ -5,7 +5,7 @@ import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./
 import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
 import { activeExtensions, type EvictionPath } from "./extensions.js";
-import { attentionHeadSizes, defaultFlashAttention } from "./flash-attention.js";
+import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, defaultFlashAttention } from "./flash-attention.js";
 import { Rng } from "../util/rng.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
 import { readFileSync } from "node:fs";
@@ -153,16 +153,29 @@ export class Engine {
     return Math.min(stride, gpu ? 4096 : 512);
   }
 
+  /** Tokens per llama.cpp batch in a context of `cells`: the nominal batch, smaller when attention scores would not fit. */
+  contextBatchSize(cells: number, stride: number): number {
+    const batch = Engine.batchSizeFor(stride, this.hardware.gpu);
+    return this.hardware.flashAttention ? batch : batchForAttentionScores(batch, cells, Number(this.modelShape().heads));
+  }
+
   /**
-   * Checks a request against the model before any work starts, with the message a user can act on. Returns a
-   * warning when the full cache outgrows the trained context: allowed, as the paper's baseline, but worth saying.
+   * Checks a request against the model before any work starts, with the message a user can act on. Returns notes
+   * worth saying: the full cache outgrowing the trained context (allowed, as the paper's baseline), a smaller batch.
    */
-  validate(request: StreamRequest): string | undefined {
+  validate(request: StreamRequest): string[] {
     const { policy } = request;
     const { sinks, window, name } = policy.config;
+    const cells = Engine.contextSizeFor(request);
+    const batch = this.contextBatchSize(cells, request.stride);
+    const notes =
+      batch < Engine.batchSizeFor(request.stride, this.hardware.gpu)
+        ? [`${name}: batches of ${batch} tokens in its ${cells}-cell context, so that its attention scores without flash attention stay under ${ATTENTION_SCORES_BUDGET_BYTES / 2 ** 30} GiB`]
+        : [];
     if (!Number.isFinite(policy.capacity)) {
       const trained = this.modelInfo.trainContextSize;
-      return request.totalTokens > trained ? `full cache of ${request.totalTokens} tokens exceeds the model's trained context of ${trained}` : undefined;
+      if (request.totalTokens > trained) notes.unshift(`full cache of ${request.totalTokens} tokens exceeds the model's trained context of ${trained}`);
+      return notes;
     }
     const needed = sinks + window + request.stride;
     if (needed > this.modelInfo.trainContextSize)
@@ -170,7 +183,7 @@ export class Engine {
         `model context ${this.modelInfo.trainContextSize} is too short for ${name}: --sinks ${sinks} + --window ${window} + --stride ${request.stride} = ${needed}`,
       );
     if (sinks === 0) throw new UsageError(`--sinks 0 is not supported: removing the first cached token makes node-llama-cpp re-evaluate the whole cache`);
-    return undefined;
+    return notes;
   }
 
   async openStream(request: StreamRequest): Promise<PolicyStream> {
@@ -211,7 +224,7 @@ export class Engine {
         contextSize: size,
         sequences: 1,
         threads: this.hardware.threads,
-        batchSize: Engine.batchSizeFor(stride, this.hardware.gpu),
+        batchSize: this.contextBatchSize(size, stride),
         swaFullCache: true,
         flashAttention: this.hardware.flashAttention,
       });

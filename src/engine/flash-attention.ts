@@ -33,3 +33,18 @@ export function attentionHeadSizes(metadata: object): { key: number; value: numb
   const key = typeof attention.key_length === "number" ? attention.key_length : width;
   return { key, value: typeof attention.value_length === "number" ? attention.value_length : key };
 }
+
+/** Attention scores one batch may materialize without flash attention (f32, cells × batch × query heads). */
+export const ATTENTION_SCORES_BUDGET_BYTES = 8 * 2 ** 30;
+
+/**
+ * The batch, halved until its attention scores fit ATTENTION_SCORES_BUDGET_BYTES. Without flash attention llama.cpp
+ * materializes each layer's scores, and CUDA keeps an f16 copy in a memory pool that aborts the whole process past
+ * 32 GiB: measured on the H100 with the default model's full cache at 1M tokens and batches of 2,048 (64 GiB of
+ * scores). Smaller batches do the same work in more llama.cpp calls.
+ */
+export function batchForAttentionScores(batch: number, cells: number, heads: number): number {
+  let size = batch;
+  while (size > 1 && cells * size * heads * 4 > ATTENTION_SCORES_BUDGET_BYTES) size = Math.floor(size / 2);
+  return size;
+}

@@ -78,8 +78,7 @@ export async function runBench(options: BenchOptions, settings: RunSettings, res
   try {
     const longest = Math.max(...options.lengths);
     for (const name of new Set(options.policies)) {
-      const warning = engine.validate({ policy: createPolicy({ name, sinks: options.sinks, window: options.window, cascades: options.cascades }), stride: options.stride, totalTokens: longest });
-      if (warning) process.stderr.write(`note: ${warning} (speed is still measured)\n`);
+      for (const note of engine.validate({ policy: createPolicy({ name, sinks: options.sinks, window: options.window, cascades: options.cascades }), stride: options.stride, totalTokens: longest })) process.stderr.write(`note: ${note} (speed is still measured)\n`);
     }
     // Every stream reads a prefix of the same seeded token sequence, drawn once its context exists (a full cache
     // that does not fit never allocates its tokens).

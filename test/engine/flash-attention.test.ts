@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { readGgufFileInfo } from "node-llama-cpp";
-import { attentionHeadSizes, defaultFlashAttention } from "../../src/engine/flash-attention.js";
+import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, defaultFlashAttention } from "../../src/engine/flash-attention.js";
 import { projectPath } from "../../src/util/paths.js";
 
 test("flash attention is on by default on a GPU, off on the CPU, and off on CUDA for a head size it has no kernel for", () => {
@@ -22,4 +22,19 @@ test("head sizes come from the GGUF header: the embedded default model has heads
   assert.deepEqual(attentionHeadSizes(info.metadata), { key: 32, value: 32 });
   const header = { general: { architecture: "llama" }, llama: { embedding_length: 4096, attention: { head_count: 32, key_length: 192, value_length: 128 } } };
   assert.deepEqual(attentionHeadSizes(header), { key: 192, value: 128 });
+});
+
+test("without flash attention the batch halves until its attention scores fit the budget", () => {
+  const scores = (cells: number, batch: number, heads: number) => cells * batch * heads * 4;
+  // the H100's abort: the default model's full cache at 1M tokens (1,048,627 cells, 8 heads) with batches of 2,048
+  assert.ok(scores(1_048_627, 2048, 8) > 32 * 2 ** 30);
+  const batch = batchForAttentionScores(2048, 1_048_627, 8);
+  assert.equal(batch, 128);
+  assert.ok(scores(1_048_627, batch, 8) <= ATTENTION_SCORES_BUDGET_BYTES && scores(1_048_627, batch * 2, 8) > ATTENTION_SCORES_BUDGET_BYTES);
+  // bounded caches keep their whole chunk: 64 + 4,096 + 2,048 cells of the default model
+  assert.equal(batchForAttentionScores(2048, 6209, 8), 2048);
+  // an 8B shape (32 heads) at 64 + 65,536 + 4,096 cells without flash attention
+  assert.equal(batchForAttentionScores(4096, 69_697, 32), 512);
+  // never below one token
+  assert.equal(batchForAttentionScores(4096, 2 ** 40, 64), 1);
 });

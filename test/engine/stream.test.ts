@@ -142,3 +142,14 @@ test("requests the model cannot serve are refused before any work, with the flag
     /--sinks 0 is not supported/,
   );
 });
+
+test("a full cache too long for its attention scores gets smaller batches, and says so", () => {
+  const policy = createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 });
+  assert.deepEqual(engine.validate({ policy, stride: 512, totalTokens: 1000 }), []);
+  const notes = engine.validate({ policy, stride: 512, totalTokens: 1 << 22 });
+  assert.match(notes[0]!, /full cache of 4194304 tokens exceeds the model's trained context/);
+  const batch = Number(/batches of (\d+) tokens in its 4194305-cell context/.exec(notes[1]!)?.[1]);
+  assert.ok(batch >= 1 && batch < 512, notes[1]);
+  assert.equal(engine.contextBatchSize(4194305, 512), batch);
+  assert.equal(engine.contextBatchSize(1001, 512), 512);
+});

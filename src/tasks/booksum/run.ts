@@ -116,8 +116,7 @@ export async function runBooksum(documents: DocumentRecord[], options: BooksumOp
     }
     const warnings = new Set<string>();
     for (const unit of units) {
-      const warning = engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.length + config.maxNewTokens });
-      if (warning) warnings.add(warning);
+      for (const note of engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.length + config.maxNewTokens })) warnings.add(note);
     }
     const capped = units.filter((unit) => unit.uncappedBudget !== undefined);
     if (capped.length > 0)

@@ -81,8 +81,7 @@ export async function runLongBench(options: LongBenchOptions, settings: RunSetti
     if (units.length === 0) throw new UsageError(`no item can be run: ${skipped.slice(0, 3).join("; ")}`);
     const warnings = new Set<string>();
     for (const unit of units) {
-      const warning = engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.tokens.length + config.datasets[unit.prompt.dataset]!.maxNewTokens });
-      if (warning) warnings.add(warning);
+      for (const note of engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.tokens.length + config.datasets[unit.prompt.dataset]!.maxNewTokens })) warnings.add(note);
     }
     const truncated = prompts.filter((prompt) => prompt.truncatedFrom !== null).length;
     const notes = [

@@ -84,8 +84,7 @@ export async function runPasskey(options: PasskeyOptions, settings: RunSettings,
     // Everything the model can refuse is checked before a run folder exists.
     const warnings = new Set<string>();
     for (const unit of units) {
-      const warning = engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens });
-      if (warning) warnings.add(warning);
+      for (const note of engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens })) warnings.add(note);
     }
     const frame = framePrompt(engine.llamaModel, { system: config.system, question: config.question, answerPrefix: config.answerPrefix });
     const builder = new HaystackBuilder(

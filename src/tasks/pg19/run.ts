@@ -63,8 +63,7 @@ export async function runPg19(documents: DocumentRecord[], options: Pg19Options,
     const warnings = new Set<string>();
     for (const policy of policies) {
       const longest = options.chunking === "llama-perplexity" ? options.ctx : Math.max(...books.map((book) => book.tokens.length));
-      const warning = engine.validate({ policy: createPolicy(policy), stride: options.chunking === "stream" ? options.stride : options.ctx, totalTokens: longest });
-      if (warning) warnings.add(warning);
+      for (const note of engine.validate({ policy: createPolicy(policy), stride: options.chunking === "stream" ? options.stride : options.ctx, totalTokens: longest })) warnings.add(note);
     }
     for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
     if (options.window === undefined && window !== PAPER_WINDOW && policies.some((policy) => policy.name !== "full"))
