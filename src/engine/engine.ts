@@ -5,7 +5,7 @@ import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./
 import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
 import { activeExtensions, type EvictionPath } from "./extensions.js";
-import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, defaultFlashAttention } from "./flash-attention.js";
+import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
 import { Rng } from "../util/rng.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
 import { readFileSync } from "node:fs";
@@ -32,6 +32,8 @@ export interface HardwareInfo {
   flashAttention: boolean;
   /** Why flash attention is off on a GPU by default (see defaultFlashAttention). */
   flashAttentionNote?: string;
+  /** Set when the engine turned llama.cpp's CUDA graphs off (see cudaGraphsOffReason). */
+  cudaGraphsNote?: string;
   /** cascade-eval extensions found in the loaded binaries, and the eviction path streams take. */
   extensions: string[];
   eviction: EvictionPath;
@@ -106,12 +108,15 @@ export class Engine {
     const extensions = activeExtensions(llama);
     const useExtensions = options.extensions ?? process.env.CASCADE_EVAL_EXTENSIONS !== "off";
     const flash = options.flashAttention === undefined ? defaultFlashAttention(llama.gpu, attentionHeadSizes(model.fileInfo.metadata)) : { enabled: options.flashAttention };
+    const cudaGraphsNote = cudaGraphsOffReason(llama.gpu, flash.enabled, process.env);
+    if (cudaGraphsNote !== undefined) process.env.GGML_CUDA_DISABLE_GRAPHS = "1";
     const hardware: HardwareInfo = {
       gpu: llama.gpu,
       threads: options.threads ?? physicalCoreCount(),
       llamaCppRelease: llama.llamaCppRelease.release,
       flashAttention: flash.enabled,
       ...(flash.reason === undefined ? {} : { flashAttentionNote: flash.reason }),
+      ...(cudaGraphsNote === undefined ? {} : { cudaGraphsNote }),
       extensions,
       eviction: useExtensions && extensions.includes("batched-eviction") ? "batched" : "stock",
     };

@@ -53,7 +53,7 @@ export function openRunFolder(task: string, engine: Engine, settings: RunSetting
     });
   folder.trimTornTail();
   process.stderr.write(`cache eviction: ${EVICTION_PATHS[engine.hardware.eviction]}\n`);
-  if (engine.hardware.flashAttentionNote !== undefined) process.stderr.write(`note: ${engine.hardware.flashAttentionNote}\n`);
+  for (const note of [engine.hardware.flashAttentionNote, engine.hardware.cudaGraphsNote]) if (note !== undefined) process.stderr.write(`note: ${note}\n`);
   return folder;
 }
 

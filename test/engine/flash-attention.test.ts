@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { readGgufFileInfo } from "node-llama-cpp";
-import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, defaultFlashAttention } from "../../src/engine/flash-attention.js";
+import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "../../src/engine/flash-attention.js";
 import { projectPath } from "../../src/util/paths.js";
 
 test("flash attention is on by default on a GPU, off on the CPU, and off on CUDA for a head size it has no kernel for", () => {
@@ -37,4 +37,12 @@ test("without flash attention the batch halves until its attention scores fit th
   assert.equal(batchForAttentionScores(4096, 69_697, 32), 512);
   // never below one token
   assert.equal(batchForAttentionScores(4096, 2 ** 40, 64), 1);
+});
+
+test("CUDA graphs go off on CUDA without flash attention, unless the user set them", () => {
+  assert.match(cudaGraphsOffReason("cuda", false, {})!, /CUDA graphs off/);
+  assert.equal(cudaGraphsOffReason("cuda", true, {}), undefined);
+  assert.equal(cudaGraphsOffReason(false, false, {}), undefined);
+  assert.equal(cudaGraphsOffReason("vulkan", false, {}), undefined);
+  assert.equal(cudaGraphsOffReason("cuda", false, { GGML_CUDA_DISABLE_GRAPHS: "" }), undefined);
 });
