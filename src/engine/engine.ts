@@ -2,7 +2,7 @@ import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { UsageError } from "../errors.js";
 import type { CachePolicy } from "../policies/policy.js";
 import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
-import { describeModel, loadModel, modelSha256, resolveModelPath, type ModelInfo } from "./model.js";
+import { describeModel, loadModel, modelSha256, readModelMetadata, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
 import { activeExtensions, type EvictionPath } from "./extensions.js";
 import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
@@ -102,14 +102,17 @@ export class Engine {
 
   static async open(options: EngineOptions): Promise<Engine> {
     const path = await resolveModelPath(options.model, options.modelsDirectory);
+    const headSizes = attentionHeadSizes(await readModelMetadata(path));
+    // decided before llama.cpp's CUDA backend starts, which reads the variable once (harmless on other backends)
+    const graphsOff = cudaGraphsOffReason(options.flashAttention ?? defaultFlashAttention("cuda", headSizes).enabled, process.env);
+    if (graphsOff !== undefined) process.env.GGML_CUDA_DISABLE_GRAPHS = "1";
     const llama = await openLlama(options.gpu ?? "auto");
     const model = await loadModel(llama, path);
     const info = describeModel(options.model, path, await modelSha256(path), model);
     const extensions = activeExtensions(llama);
     const useExtensions = options.extensions ?? process.env.CASCADE_EVAL_EXTENSIONS !== "off";
-    const flash = options.flashAttention === undefined ? defaultFlashAttention(llama.gpu, attentionHeadSizes(model.fileInfo.metadata)) : { enabled: options.flashAttention };
-    const cudaGraphsNote = cudaGraphsOffReason(llama.gpu, flash.enabled, process.env);
-    if (cudaGraphsNote !== undefined) process.env.GGML_CUDA_DISABLE_GRAPHS = "1";
+    const flash = options.flashAttention === undefined ? defaultFlashAttention(llama.gpu, headSizes) : { enabled: options.flashAttention };
+    const cudaGraphsNote = llama.gpu === "cuda" ? graphsOff : undefined;
     const hardware: HardwareInfo = {
       gpu: llama.gpu,
       threads: options.threads ?? physicalCoreCount(),

@@ -50,14 +50,14 @@ export function batchForAttentionScores(batch: number, cells: number, heads: num
 }
 
 /**
- * Whether to turn llama.cpp's CUDA graphs off, and why. Without flash attention, the default model's full cache at
- * 1M tokens (batches of 128 in a 1,048,627-cell context) aborted the process on the H100 within seconds, twice (with
- * CUDA_LAUNCH_BLOCKING=1 the failing call was cudaGraphLaunch); with GGML_CUDA_DISABLE_GRAPHS=1 the same run went
- * past 890,000 tokens. llama.cpp reads
- * the variable once, at the process's first graph, so the engine decides before any context exists. Flash-attention
- * runs keep them (their measurements were taken with them). A user's own setting of the variable wins.
+ * Whether to turn llama.cpp's CUDA graphs off, and why: when a run on CUDA would go without flash attention. The
+ * default model's full cache (no flash attention, batches of 128) aborted the process on the H100 within a second,
+ * at 256K and at 1M tokens, in four runs (with CUDA_LAUNCH_BLOCKING=1 the failing call was cudaGraphLaunch); with
+ * GGML_CUDA_DISABLE_GRAPHS=1 set before the process started, the same 1M run streamed past 890,000 tokens. Setting it
+ * after llama.cpp's CUDA backend started changed nothing, so the engine decides before loading llama.cpp. Runs
+ * with flash attention keep the graphs (their measurements were taken with them). A user's own setting wins.
  */
-export function cudaGraphsOffReason(gpu: string | false, flashAttention: boolean, env: NodeJS.ProcessEnv): string | undefined {
-  if (gpu !== "cuda" || flashAttention || env.GGML_CUDA_DISABLE_GRAPHS !== undefined) return undefined;
-  return "CUDA graphs off (GGML_CUDA_DISABLE_GRAPHS=1): without flash attention they aborted long full-cache runs in llama.cpp";
+export function cudaGraphsOffReason(flashAttention: boolean, env: NodeJS.ProcessEnv): string | undefined {
+  if (flashAttention || env.GGML_CUDA_DISABLE_GRAPHS !== undefined) return undefined;
+  return "CUDA graphs off (GGML_CUDA_DISABLE_GRAPHS=1): without flash attention they aborted llama.cpp's full-cache runs";
 }

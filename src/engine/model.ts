@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, openSync, readSync, closeSync, readFileSync, statSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { resolveModelFile, type Llama, type LlamaModel } from "node-llama-cpp";
+import { readGgufFileInfo, resolveModelFile, type Llama, type LlamaModel } from "node-llama-cpp";
 import { UsageError } from "../errors.js";
 import { takeLlamaError } from "./llama.js";
 import { writeFileAtomic } from "../util/files.js";
@@ -137,6 +137,16 @@ export async function loadModel(llama: Llama, path: string): Promise<LlamaModel>
   } catch (error) {
     const cause = takeLlamaError();
     throw new UsageError(`cannot load model ${path}: ${firstLine(error)}${cause ? ` (llama.cpp: ${cause})` : ""}`);
+  }
+}
+
+/** The GGUF header's metadata, read without llama.cpp (before it starts), with loadModel's errors. */
+export async function readModelMetadata(path: string): Promise<object> {
+  assertGgufFile(path);
+  try {
+    return (await readGgufFileInfo(path, { readTensorInfo: false })).metadata;
+  } catch (error) {
+    throw new UsageError(`cannot load model ${path}: ${firstLine(error)}`);
   }
 }
 
