@@ -46,18 +46,18 @@ export function evictBatched(sequence: LlamaContextSequence, positions: readonly
   if (internals._loadedTokenPredictions.length > 0) return false;
   const evict = internals._context._ctx.evictSequenceTokenCells;
   if (evict === undefined || !evict.call(internals._context._ctx, internals._sequenceId, Int32Array.from(positions))) return false;
-  // one copying pass into an array of the final length (65,600 tokens a chunk on the GPU setup: push cost ~1 ms)
+  // compacted in place, one pass: node-llama-cpp replaces the array on every evaluation (concat) and hands out only
+  // copies, so no one else holds it; a new array cost 3× more (0.6 against 0.2 ms at 69,696 tokens)
   const tokens = internals._contextTokens;
-  const kept = new Array<number>(tokens.length - positions.length);
   let next = 0;
   let write = 0;
   for (let read = 0; read < tokens.length; read += 1) {
     if (read === positions[next]) next += 1;
-    else kept[write++] = tokens[read]!;
+    else tokens[write++] = tokens[read]!;
   }
-  internals._contextTokens = kept;
+  tokens.length = write;
   internals._nextTokenIndex -= positions.length;
-  internals._checkpoints.pruneFromEndToIndex(kept.length - 1);
+  internals._checkpoints.pruneFromEndToIndex(write - 1);
   return true;
 }
 
