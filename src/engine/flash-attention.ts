@@ -51,7 +51,7 @@ export function batchForAttentionScores(batch: number, cells: number, heads: num
 
 /**
  * Whether to turn llama.cpp's CUDA graphs off, and why: when a run on CUDA would go without flash attention. The
- * default model's full cache (no flash attention, batches of 128) aborted the process on the H100 within a second,
+ * default model's full cache (no flash attention, batches of 128) aborted the process on the H100 within seconds,
  * at 256K and at 1M tokens, in four runs (with CUDA_LAUNCH_BLOCKING=1 the failing call was cudaGraphLaunch); with
  * GGML_CUDA_DISABLE_GRAPHS=1 set before the process started, the same 1M run streamed past 890,000 tokens. Setting it
  * after llama.cpp's CUDA backend started changed nothing, so the engine decides before loading llama.cpp. Runs
