@@ -1,4 +1,5 @@
-import type { Llama, LlamaContextSequence } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence } from "node-llama-cpp";
+import type { ChunkAttention } from "../policies/policy.js";
 import { openLlama, type GpuChoice } from "./llama.js";
 
 /**
@@ -17,8 +18,17 @@ export const EVICTION_PATHS: Record<EvictionPath, string> = {
   stock: "stock (node-llama-cpp eraseContextTokenRanges: one pass over the KV cells per range and per gap)",
 };
 
+/** What a run prints about attention scores, by whether llama.cpp measures them. */
+export function attentionScoresLine(measured: boolean): string {
+  return measured
+    ? "attention scores: measured by llama.cpp (cascade-eval extension attention-scores) for cascading; cascading-strided uses none"
+    : "attention scores: none in these binaries, so cascading runs as the strided cascade (cascade-eval extensions build adds them)";
+}
+
 interface NativeContext {
   evictSequenceTokenCells?: (sequenceId: number, positions: Int32Array) => boolean;
+  setAttentionScores?: (enabled: boolean, beta: number) => void;
+  getSequenceAttentionScores?: (sequenceId: number, scores: Float32Array) => number;
 }
 
 interface SequenceInternals {
@@ -32,8 +42,36 @@ interface SequenceInternals {
 
 /** The extensions the loaded binaries carry. */
 export function activeExtensions(llama: Llama): string[] {
-  const bindings = (llama as unknown as { _bindings?: { AddonContext?: { prototype?: NativeContext } } })._bindings;
-  return typeof bindings?.AddonContext?.prototype?.evictSequenceTokenCells === "function" ? ["batched-eviction"] : [];
+  const native = (llama as unknown as { _bindings?: { AddonContext?: { prototype?: NativeContext } } })._bindings?.AddonContext?.prototype;
+  const found: string[] = [];
+  if (typeof native?.evictSequenceTokenCells === "function") found.push("batched-eviction");
+  if (typeof native?.setAttentionScores === "function" && typeof native.getSequenceAttentionScores === "function") found.push("attention-scores");
+  return found;
+}
+
+/**
+ * Turns llama.cpp's attention measurement on (with the moving average's β) or off for every later evaluation in
+ * `context`; false when the binaries lack the attention-scores extension.
+ */
+export function setAttentionScores(context: LlamaContext, beta: number | undefined): boolean {
+  const native = (context as unknown as { _ctx: NativeContext })._ctx;
+  if (native.setAttentionScores === undefined) return false;
+  native.setAttentionScores.call(native, beta !== undefined, beta ?? 1);
+  return true;
+}
+
+/**
+ * The attention each of the sequence's cached tokens received during the evaluations since the last read (see
+ * ChunkAttention), in cache order, and a new accumulation started. Undefined when llama.cpp measured none (a model
+ * whose attention is not that of the unified KV cache). Read it before evicting: llama.cpp keeps it per cell.
+ */
+export function takeAttention(sequence: LlamaContextSequence): ChunkAttention | undefined {
+  const internals = sequence as unknown as SequenceInternals;
+  const native = internals._context._ctx;
+  if (native.getSequenceAttentionScores === undefined) return undefined;
+  const scores = new Float32Array(internals._nextTokenIndex);
+  const queries = native.getSequenceAttentionScores.call(native, internals._sequenceId, scores);
+  return queries < 0 ? undefined : { queries, decayedSum: Float64Array.from(scores) };
 }
 
 /**

@@ -5,8 +5,8 @@
 # Back here: `tools/gpu/pack.sh --cuda-binaries DIR` puts them into .gpu/ in place of the stock binaries.
 # LIMIT (seconds, default 560) bounds the compilation; the build takes about 190 s on 16 cores. When pack.sh staged
 # Node and the node_modules in .gpu-ext too (it does when .gpu exists), the new binaries are then loaded once:
-# `extensions status` and a short cascading bench on the default model, whose first line must say
-# "cache eviction: batched" (the stock binaries stay behind: .gpu-ext and the tree must fit 64 MiB).
+# `extensions status` and a short bench of both cascades on the default model, which must say "cache eviction:
+# batched" and "attention scores: measured" (the stock binaries stay behind: .gpu-ext and the tree must fit 64 MiB).
 set -euo pipefail
 started=$SECONDS
 out=${OUT:-/tmp/cascade-eval-out}
@@ -51,7 +51,8 @@ if [ -f .gpu-ext/enter.sh ]; then
   rm -rf node_modules/node-llama-cpp/bins/linux-x64-cuda && cp -r "$bins" node_modules/node-llama-cpp/bins/
   source .gpu/enter.sh
   node bin/cascade-eval.js extensions status --gpu cuda
-  timeout 120 node bin/cascade-eval.js bench --gpu cuda --no-progress --results "$out/results" --len 8K --policy cascading --window 2048 --stride 512 --raw-chunks 0 > "$out/smoke.txt" 2>&1 || true
-  head -3 "$out/smoke.txt"
+  timeout 120 node bin/cascade-eval.js bench --gpu cuda --no-progress --results "$out/results" --len 16K --policy cascading-strided,cascading --window 2048 --stride 512 --raw-chunks 0 --format markdown > "$out/smoke.txt" 2>&1 || true
+  cat "$out/smoke.txt"
   grep -q "cache eviction: batched" "$out/smoke.txt"
+  grep -q "attention scores: measured" "$out/smoke.txt"
 fi
