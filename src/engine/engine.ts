@@ -4,7 +4,7 @@ import type { CachePolicy } from "../policies/policy.js";
 import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
 import { describeModel, loadModel, modelSha256, readModelMetadata, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
-import { activeExtensions, type EvictionPath } from "./extensions.js";
+import { activeExtensions, setAttentionScores, type EvictionPath } from "./extensions.js";
 import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
 import { Rng } from "../util/rng.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
@@ -23,6 +23,8 @@ export interface EngineOptions {
   flashAttention?: boolean;
   /** Use cascade-eval's llama.cpp extensions when the binaries have them; default: yes unless CASCADE_EVAL_EXTENSIONS=off. */
   extensions?: boolean;
+  /** Element type of the cached keys and values; default F16 (node-llama-cpp's). F32 serves exactness checks. */
+  kvCacheType?: KvCacheType;
 }
 
 export interface HardwareInfo {
@@ -37,10 +39,11 @@ export interface HardwareInfo {
   /** cascade-eval extensions found in the loaded binaries, and the eviction path streams take. */
   extensions: string[];
   eviction: EvictionPath;
+  /** Whether llama.cpp measures attention for the policies that rank tokens by it (the attention-scores extension). */
+  attentionScores: boolean;
 }
 
-/** The KV cache's element types: node-llama-cpp's default, which the engine never changes. */
-export const KV_CACHE_TYPES = { key: "F16", value: "F16" } as const;
+export type KvCacheType = "F16" | "F32";
 
 /** llama_ftype names of general.file_type (the common ones). */
 const FILE_TYPES: Record<number, string> = { 0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 12: "Q3_K_M", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16" };
@@ -60,7 +63,7 @@ export interface BuildInfo {
   llamaCpp: { repo: string; release: string };
   binaries: "localBuild" | "prebuilt";
   nodeLlamaCppVersion: string;
-  kvCacheTypes: typeof KV_CACHE_TYPES;
+  kvCacheTypes: { key: KvCacheType; value: KvCacheType };
 }
 
 /** Memory in use now: the GPU's (every process on it; null without a GPU) and this process's resident set. */
@@ -88,8 +91,8 @@ export class Engine {
    * Contexts no stream uses, least recently used first, with the size they were asked for (node-llama-cpp rounds
    * the size it reports up to a multiple of 256).
    */
-  private readonly idle: { size: number; context: LlamaContext }[] = [];
-  private readonly inUse = new Map<LlamaContext, number>();
+  private readonly idle: { size: number; batch: number; context: LlamaContext }[] = [];
+  private readonly inUse = new Map<LlamaContext, { size: number; batch: number }>();
   /** The vocabulary without special tokens, listed on the first `sampleTokens`. */
   private ordinaryTokens: number[] | undefined;
 
@@ -98,6 +101,7 @@ export class Engine {
     private readonly model: LlamaModel,
     readonly modelInfo: ModelInfo,
     readonly hardware: HardwareInfo,
+    private readonly kvCacheType: KvCacheType,
   ) {}
 
   static async open(options: EngineOptions): Promise<Engine> {
@@ -122,8 +126,9 @@ export class Engine {
       ...(cudaGraphsNote === undefined ? {} : { cudaGraphsNote }),
       extensions,
       eviction: useExtensions && extensions.includes("batched-eviction") ? "batched" : "stock",
+      attentionScores: useExtensions && extensions.includes("attention-scores"),
     };
-    return new Engine(llama, model, info, hardware);
+    return new Engine(llama, model, info, hardware, options.kvCacheType ?? "F16");
   }
 
   tokenize(text: string, specialTokens = false): number[] {
@@ -161,10 +166,18 @@ export class Engine {
     return Math.min(stride, gpu ? 4096 : 512);
   }
 
-  /** Tokens per llama.cpp batch in a context of `cells`: the nominal batch, smaller when attention scores would not fit. */
-  contextBatchSize(cells: number, stride: number): number {
+  /**
+   * Tokens per llama.cpp batch in a context of `cells`: the nominal batch, smaller when the attention weights that
+   * llama.cpp materializes would not fit (without flash attention, or when the policy's scores are measured).
+   */
+  contextBatchSize(cells: number, stride: number, scores = false): number {
     const batch = Engine.batchSizeFor(stride, this.hardware.gpu);
-    return this.hardware.flashAttention ? batch : batchForAttentionScores(batch, cells, Number(this.modelShape().heads));
+    return this.hardware.flashAttention && !scores ? batch : batchForAttentionScores(batch, cells, Number(this.modelShape().heads));
+  }
+
+  /** Whether a stream of this policy gets llama.cpp's attention measurements. */
+  private measuresAttention(policy: CachePolicy): boolean {
+    return policy.attentionDecay !== undefined && this.hardware.attentionScores;
   }
 
   /**
@@ -175,10 +188,10 @@ export class Engine {
     const { policy } = request;
     const { sinks, window, name } = policy.config;
     const cells = Engine.contextSizeFor(request);
-    const batch = this.contextBatchSize(cells, request.stride);
+    const batch = this.contextBatchSize(cells, request.stride, this.measuresAttention(policy));
     const notes =
       batch < Engine.batchSizeFor(request.stride, this.hardware.gpu)
-        ? [`${name}: batches of ${batch} tokens in its ${cells}-cell context, so that its attention scores without flash attention stay under ${ATTENTION_SCORES_BUDGET_BYTES / 2 ** 30} GiB`]
+        ? [`${name}: batches of ${batch} tokens in its ${cells}-cell context, so that the attention weights llama.cpp materializes stay under ${ATTENTION_SCORES_BUDGET_BYTES / 2 ** 30} GiB`]
         : [];
     if (!Number.isFinite(policy.capacity)) {
       const trained = this.modelInfo.trainContextSize;
@@ -196,7 +209,11 @@ export class Engine {
 
   async openStream(request: StreamRequest): Promise<PolicyStream> {
     this.validate(request);
-    const context = await this.contextOfSize(Engine.contextSizeFor(request), request.stride);
+    const scores = this.measuresAttention(request.policy);
+    const size = Engine.contextSizeFor(request);
+    const context = await this.contextOfSize(size, this.contextBatchSize(size, request.stride, scores));
+    // contexts are reused: a policy without scores turns the measurement off again
+    if (this.hardware.attentionScores) setAttentionScores(context, scores ? request.policy.attentionDecay : undefined);
     const sequence = context.getSequence({
       contextShift: {
         strategy: () => {
@@ -204,27 +221,27 @@ export class Engine {
         },
       },
     });
-    return new PolicyStream(sequence, this.model, request.policy, request.stride, this.hardware.eviction);
+    return new PolicyStream(sequence, this.model, request.policy, request.stride, this.hardware.eviction, scores);
   }
 
   /** Gives a stream's sequence back so its context can serve the next stream. */
   async closeStream(stream: PolicyStream): Promise<void> {
     const context = stream.context;
     await stream.dispose();
-    this.idle.push({ size: this.inUse.get(context)!, context });
+    this.idle.push({ ...this.inUse.get(context)!, context });
     this.inUse.delete(context);
     while (this.idle.length > IDLE_CONTEXTS_KEPT) await this.idle.shift()!.context.dispose();
   }
 
-  /** An idle context of exactly `size` cells (so that results never depend on what ran before), or a new one. */
-  private async contextOfSize(size: number, stride: number): Promise<LlamaContext> {
-    const index = this.idle.findIndex((entry) => entry.size === size);
-    const context = index >= 0 ? this.idle.splice(index, 1)[0]!.context : await this.createContext(size, stride);
-    this.inUse.set(context, size);
+  /** An idle context of exactly `size` cells and `batch` (so that results never depend on what ran before), or a new one. */
+  private async contextOfSize(size: number, batch: number): Promise<LlamaContext> {
+    const index = this.idle.findIndex((entry) => entry.size === size && entry.batch === batch);
+    const context = index >= 0 ? this.idle.splice(index, 1)[0]!.context : await this.createContext(size, batch);
+    this.inUse.set(context, { size, batch });
     return context;
   }
 
-  private async createContext(size: number, stride: number): Promise<LlamaContext> {
+  private async createContext(size: number, batch: number): Promise<LlamaContext> {
     // Room first: the least recently used idle contexts go before a new KV cache is allocated.
     while (this.idle.length > 0 && this.idle.length + this.inUse.size >= IDLE_CONTEXTS_KEPT) await this.idle.shift()!.context.dispose();
     try {
@@ -232,9 +249,11 @@ export class Engine {
         contextSize: size,
         sequences: 1,
         threads: this.hardware.threads,
-        batchSize: this.contextBatchSize(size, stride),
+        batchSize: batch,
         swaFullCache: true,
         flashAttention: this.hardware.flashAttention,
+        experimentalKvCacheKeyType: this.kvCacheType,
+        experimentalKvCacheValueType: this.kvCacheType,
       });
       return context;
     } catch (error) {
@@ -263,7 +282,7 @@ export class Engine {
       llamaCpp: { ...this.llama.llamaCppRelease },
       binaries: this.llama.buildType,
       nodeLlamaCppVersion: nodeLlamaCppVersion(),
-      kvCacheTypes: KV_CACHE_TYPES,
+      kvCacheTypes: { key: this.kvCacheType, value: this.kvCacheType },
     };
   }
 

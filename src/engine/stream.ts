@@ -1,15 +1,17 @@
 import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { CachePolicy } from "../policies/policy.js";
-import { evictBatched, type EvictionPath } from "./extensions.js";
+import { evictBatched, takeAttention, type EvictionPath } from "./extensions.js";
 
 /** Said once per process: llama.cpp declined the batched eviction (a memory other than the unified KV cache). */
 let declineNoted = false;
+/** Said once per process: llama.cpp measured no attention for this model (its attention is not the unified KV cache's). */
+let noAttentionNoted = false;
 
 /** Where the time of a stream went, in milliseconds. */
 export interface StreamTimings {
   /** Model evaluation of the chunks (llama.cpp decode plus reading the requested logits). */
   evaluateMs: number;
-  /** The policy's decision after each chunk. */
+  /** The policy's decision after each chunk (with reading llama.cpp's attention measurement, when it ranks by it). */
   policyMs: number;
   /** Applying the decision to the KV cache (removal and renumbering; the keys' re-rotation runs in the next evaluation). */
   eraseMs: number;
@@ -61,6 +63,8 @@ export class PolicyStream {
   private nextToken: Token | null = null;
   /** False once llama.cpp has declined the batched eviction for this stream's cache: it would decline every time. */
   private batched: boolean;
+  /** Whether every chunk so far gave the policy llama.cpp's attention measurement (false: the strided cascade). */
+  private attentionGiven: boolean;
 
   constructor(
     private readonly sequence: LlamaContextSequence,
@@ -68,8 +72,15 @@ export class PolicyStream {
     readonly policy: CachePolicy,
     readonly stride: number,
     eviction: EvictionPath = "stock",
+    attentionScores = false,
   ) {
     this.batched = eviction === "batched";
+    this.attentionGiven = attentionScores;
+  }
+
+  /** Whether the policy ranked tokens by measured attention in every chunk (what a record's `scores` says). */
+  get rankedByAttention(): boolean {
+    return this.attentionGiven;
   }
 
   /** Tokens the KV cache holds now. */
@@ -153,7 +164,7 @@ export class PolicyStream {
 
   private async applyPolicy(appended: number): Promise<void> {
     const decided = performance.now();
-    const evict = this.policy.update(appended);
+    const evict = this.policy.update(appended, this.attentionGiven ? this.attention() : undefined);
     const erasing = performance.now();
     this.timings.policyMs += erasing - decided;
     if (evict.length === 0) return;
@@ -163,6 +174,15 @@ export class PolicyStream {
     this.counters.evicted += evict.length;
     if (this.sequence.nextTokenIndex !== expected)
       throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction, expected ${expected}`);
+  }
+
+  private attention() {
+    const measured = takeAttention(this.sequence);
+    if (measured !== undefined) return measured;
+    this.attentionGiven = false;
+    if (!noAttentionNoted) process.stderr.write("note: llama.cpp measured no attention for this model's cache; the cascade runs strided\n");
+    noAttentionNoted = true;
+    return undefined;
   }
 
   private evictInOnePass(positions: readonly number[]): boolean {

@@ -1,7 +1,7 @@
 import { UsageError } from "../errors.js";
 import { CascadingPolicy } from "./cascading.js";
 import { FullPolicy } from "./full.js";
-import { POLICY_NAMES, type CachePolicy, type PolicyConfig, type PolicyName } from "./policy.js";
+import { isCascading, POLICY_NAMES, type CachePolicy, type PolicyConfig, type PolicyName } from "./policy.js";
 import { SinkWindowPolicy } from "./sink-window.js";
 
 /** Parses a comma list of policy names: trimmed, empty entries skipped, duplicates dropped in given order. */
@@ -22,7 +22,7 @@ export function validatePolicyConfig(config: PolicyConfig): void {
   if (config.name === "full") return;
   requireInteger("--sinks", config.sinks, 0);
   requireInteger("--window", config.window, 1);
-  if (config.name !== "cascading") return;
+  if (!isCascading(config.name)) return;
   requireInteger("--cascades", config.cascades, 1);
   // With window >= 1, divisibility also guarantees at least one slot per sub-cache.
   if (config.window % config.cascades !== 0) {
@@ -40,6 +40,8 @@ export function createPolicy(config: PolicyConfig): CachePolicy {
       return new SinkWindowPolicy(config);
     case "cascading":
       return new CascadingPolicy(config);
+    case "cascading-strided":
+      return new CascadingPolicy(config, { useScores: false });
   }
 }
 

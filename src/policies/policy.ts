@@ -5,9 +5,17 @@
  * The cache always holds tokens in stream order, so a token is named by its position in the cache.
  */
 
-/** The policies the CLI knows, in the order tables list them. */
-export const POLICY_NAMES = ["full", "sink-window", "cascading"] as const;
+/**
+ * The policies the CLI knows, in the order tables list them. `cascading` ranks tokens by attention where llama.cpp
+ * measures it (the attention-scores extension) and is strided elsewhere; `cascading-strided` never uses scores.
+ */
+export const POLICY_NAMES = ["full", "sink-window", "cascading-strided", "cascading"] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
+
+/** Whether the policy is a cascade of sub-caches (its `cascades` counts). */
+export function isCascading(name: PolicyName): boolean {
+  return name === "cascading" || name === "cascading-strided";
+}
 
 /** Everything that determines a policy's decisions; recorded with every result. */
 export interface PolicyConfig {

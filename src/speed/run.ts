@@ -90,6 +90,7 @@ export async function runBench(options: BenchOptions, settings: RunSettings, res
       batchSize: Engine.batchSizeFor(options.stride, engine.hardware.gpu),
       flashAttention: engine.hardware.flashAttention,
       eviction: engine.hardware.eviction,
+      attentionScores: engine.hardware.attentionScores,
     };
     const folder = openRunFolder("bench", engine, settings, { options, system }, resume);
     const records = folder.records<BenchRecord>();

@@ -43,6 +43,8 @@ export interface BenchSystem {
   flashAttention: boolean;
   /** Absent in runs recorded before the extensions existed: those used the stock path. */
   eviction?: EvictionPath;
+  /** Whether llama.cpp measured attention for `cascading` (absent in runs recorded before the extension existed: no). */
+  attentionScores?: boolean;
 }
 
 const GIB = 2 ** 30;
@@ -66,6 +68,7 @@ function systemTable(system: BenchSystem, modelName: string): Table {
     ["flash attention", system.flashAttention ? "on" : "off"],
     ["batch size", system.batchSize],
     ["cache eviction", system.eviction === "batched" ? "batched (cascade-eval extension)" : "stock (eraseContextTokenRanges)"],
+    ["attention scores", system.attentionScores === true ? "measured for cascading (cascade-eval extension)" : "none (cascading runs strided)"],
     ["llama.cpp", `${build.llamaCpp.repo} ${build.llamaCpp.release} (${build.binaries} binaries)`],
     ["node-llama-cpp", build.nodeLlamaCppVersion],
     ["cascade-eval", `${machine.cascadeEval.version}${machine.cascadeEval.commit ? ` (${machine.cascadeEval.commit})` : ""}`],

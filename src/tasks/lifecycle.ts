@@ -2,7 +2,7 @@
 import type { Engine } from "../engine/engine.js";
 import type { FeedResult, PolicyStream } from "../engine/stream.js";
 import type { GpuChoice } from "../engine/llama.js";
-import { EVICTION_PATHS } from "../engine/extensions.js";
+import { attentionScoresLine, EVICTION_PATHS } from "../engine/extensions.js";
 import { UsageError } from "../errors.js";
 import type { PolicyName } from "../policies/policy.js";
 import { render } from "../printers/index.js";
@@ -53,6 +53,7 @@ export function openRunFolder(task: string, engine: Engine, settings: RunSetting
     });
   folder.trimTornTail();
   process.stderr.write(`cache eviction: ${EVICTION_PATHS[engine.hardware.eviction]}\n`);
+  process.stderr.write(`${attentionScoresLine(engine.hardware.attentionScores)}\n`);
   for (const note of [engine.hardware.flashAttentionNote, engine.hardware.cudaGraphsNote]) if (note !== undefined) process.stderr.write(`note: ${note}\n`);
   return folder;
 }

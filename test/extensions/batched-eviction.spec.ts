@@ -34,7 +34,7 @@ async function stream(config: PolicyConfig, extensions: boolean): Promise<Outcom
 
 for (const config of [
   { name: "sink-window", sinks: 4, window: 380, cascades: 1 },
-  { name: "cascading", sinks: 4, window: 380, cascades: 4 },
+  { name: "cascading-strided", sinks: 4, window: 380, cascades: 4 },
 ] satisfies PolicyConfig[]) {
   test(`batched eviction equals the per-range erase: ${config.name}, 3,000 tokens through a ${config.sinks}+${config.window} cache`, async () => {
     const batched = await stream(config, true);

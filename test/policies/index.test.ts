@@ -25,13 +25,13 @@ test("parsePolicyNames trims, skips empty entries and drops duplicates in given 
 test("parsePolicyNames rejects unknown names and empty lists", () => {
   assert.throws(
     () => parsePolicyNames("full,xyz"),
-    usageError("unknown policy 'xyz' (known: full, sink-window, cascading)"),
+    usageError("unknown policy 'xyz' (known: full, sink-window, cascading-strided, cascading)"),
   );
   assert.throws(
     () => parsePolicyNames("Full"),
-    usageError("unknown policy 'Full' (known: full, sink-window, cascading)"),
+    usageError("unknown policy 'Full' (known: full, sink-window, cascading-strided, cascading)"),
   );
-  assert.throws(() => parsePolicyNames(" , "), usageError("no policy given (known: full, sink-window, cascading)"));
+  assert.throws(() => parsePolicyNames(" , "), usageError("no policy given (known: full, sink-window, cascading-strided, cascading)"));
 });
 
 test("createPolicy builds each policy with its capacity and attention decay", () => {
@@ -49,6 +49,12 @@ test("createPolicy builds each policy with its capacity and attention decay", ()
   assert.equal(cascading.attentionDecay, 0.9999);
   assert.deepEqual(cascading.config, valid);
   assert.equal(new CascadingPolicy(valid, { useScores: false }).attentionDecay, undefined);
+  // the strided cascade asks for no scores, so the engine measures none for it; its layout checks are cascading's
+  const strided = createPolicy({ ...valid, name: "cascading-strided" });
+  assert.ok(strided instanceof CascadingPolicy);
+  assert.equal(strided.capacity, 1088);
+  assert.equal(strided.attentionDecay, undefined);
+  assert.throws(() => createPolicy({ ...valid, name: "cascading-strided", window: 1000, cascades: 3 }), usageError("--window 1000 is not divisible by --cascades 3"));
 });
 
 test("createPolicy rejects bad flags with one-line messages naming them", () => {

@@ -173,7 +173,7 @@ async function runUnit(engine: Engine, unit: Unit, config: BooksumConfig, runId:
       task: "booksum",
       runId,
       row: unit.sample.row,
-      policy: { name, sinks, window, cascades, stride: unit.stride, scores: false, budget: unit.budget },
+      policy: { name, sinks, window, cascades, stride: unit.stride, scores: stream.rankedByAttention, budget: unit.budget },
       model: recordedModel(engine),
       promptTokens: unit.prompt.length,
       generatedTokens: generated.length,

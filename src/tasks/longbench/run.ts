@@ -11,7 +11,7 @@ import { physicalCoreCount } from "../../engine/llama.js";
 import { chatTurnTokens } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import { createPolicy } from "../../policies/index.js";
-import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
+import { isCascading, type PolicyConfig, type PolicyName } from "../../policies/policy.js";
 import type { RunFolder } from "../../results/run-folder.js";
 import { feedWithProgress, finishRun, openRunFolder, recordedModel, streamOutcome, type BudgetedCacheOptions, type RunSettings } from "../lifecycle.js";
 import { defaultMaxLength, loadLongBenchConfig, type DatasetConfig, type LongBenchConfig } from "./config.js";
@@ -144,10 +144,10 @@ function planUnit(prompt: Prompt, name: PolicyName, options: LongBenchOptions, c
   const defaultStride = (window: number) => options.stride ?? Math.max(1, Math.min(config.defaults.stride, Math.floor(window / 2)));
   if (name === "full") return { prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, budget, stride: options.stride ?? config.defaults.stride };
   let window = options.window ?? quarterPowerOfTwoBudget(prompt.tokens.length, maxLength) - options.sinks;
-  if (name === "cascading") window -= window % options.cascades;
-  if (window < (name === "cascading" ? options.cascades : 1))
+  if (isCascading(name)) window -= window % options.cascades;
+  if (window < (isCascading(name) ? options.cascades : 1))
     return `${prompt.dataset} item ${prompt.item.index} (${prompt.tokens.length} tokens) under ${name}: no window left after ${options.sinks} sinks`;
-  return { prompt, policy: { name, sinks: options.sinks, window, cascades: name === "cascading" ? options.cascades : 1 }, budget, stride: defaultStride(window) };
+  return { prompt, policy: { name, sinks: options.sinks, window, cascades: isCascading(name) ? options.cascades : 1 }, budget, stride: defaultStride(window) };
 }
 
 /**
@@ -218,7 +218,7 @@ async function runUnit(engine: Engine, unit: Unit, dataset: DatasetConfig, runId
       dataset: prompt.dataset,
       item: prompt.item.index,
       id: prompt.item.id,
-      policy: { name, sinks, window, cascades, stride: unit.stride, scores: false, budget: unit.budget },
+      policy: { name, sinks, window, cascades, stride: unit.stride, scores: stream.rankedByAttention, budget: unit.budget },
       model: recordedModel(engine),
       promptTokens: prompt.tokens.length,
       truncatedFrom: prompt.truncatedFrom,

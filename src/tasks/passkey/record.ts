@@ -1,4 +1,4 @@
-import type { PolicyName } from "../../policies/policy.js";
+import { isCascading, type PolicyName } from "../../policies/policy.js";
 import type { Filler } from "./haystack.js";
 
 /** Everything about the policy as it ran, so a record is meaningful on its own. */
@@ -51,6 +51,7 @@ export function describePolicy(policy: PolicyRecord): string {
     case "sink-window":
       return `${policy.sinks} sinks + ${policy.window} window, stride ${policy.stride}`;
     case "cascading":
+    case "cascading-strided":
       return `${policy.sinks} sinks + ${policy.window} window in ${policy.cascades} cascades${policy.scores ? " (attention scores)" : " (strided)"}, stride ${policy.stride}`;
   }
 }
@@ -58,6 +59,6 @@ export function describePolicy(policy: PolicyRecord): string {
 /** A bounded policy whose budget a per-sample rule chose (`rule`: "2^⌊log2(n/2)⌋"); fixed budgets as describePolicy. */
 export function describeBudgetedPolicy(policy: PolicyRecord & { budget: string }, rule: string): string {
   if (policy.name === "full" || policy.budget === "fixed") return describePolicy(policy);
-  const layout = policy.name === "cascading" ? `, ${policy.cascades} cascades${policy.scores ? "" : " (strided)"}` : "";
+  const layout = isCascading(policy.name) ? `, ${policy.cascades} cascades${policy.scores ? "" : " (strided)"}` : "";
   return `budget ${rule} incl. ${policy.sinks} sinks${layout}`;
 }

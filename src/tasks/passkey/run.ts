@@ -156,7 +156,7 @@ async function runUnit(
       index: unit.index,
       seed: options.seed,
       filler: options.filler,
-      policy: { name: unit.policy.name, sinks, window, cascades, stride: unit.stride, scores: false },
+      policy: { name: unit.policy.name, sinks, window, cascades, stride: unit.stride, scores: stream.rankedByAttention },
       model: recordedModel(engine),
       promptTokens: sample.tokens.length,
       keyPosition: sample.keyPosition,

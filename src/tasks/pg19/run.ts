@@ -126,12 +126,14 @@ async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options
   };
   const started = performance.now();
   const current = `${book.document.id} · ${policy.name}`;
+  let rankedByAttention = true;
   /** Log-probabilities of one fed run of tokens on a fresh stream; undefined when interrupted. */
   const feed = async (tokens: number[], stride: number, before: number) => {
     const stream = await engine.openStream({ policy: createPolicy(policy), stride, totalTokens: tokens.length });
     try {
       const result = await feedWithProgress(stream, tokens, settings, current, { logProbabilities: true, before });
       for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] += stream.timings[key];
+      rankedByAttention &&= stream.rankedByAttention;
       return result?.logProbabilities;
     } finally {
       await engine.closeStream(stream);
@@ -159,7 +161,7 @@ async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options
     bookId: book.document.id,
     title: book.document.title,
     chunking: options.chunking,
-    policy: { name: policy.name, sinks, window, cascades, stride: options.chunking === "stream" ? options.stride : options.ctx, scores: false },
+    policy: { name: policy.name, sinks, window, cascades, stride: options.chunking === "stream" ? options.stride : options.ctx, scores: rankedByAttention },
     model: recordedModel(engine),
     tokens: book.tokens.length,
     predicted,
