@@ -1,8 +1,11 @@
 // Runs after `cascade-eval extensions build` (npm run test:extensions): the attention llama.cpp measures per cached
 // token must equal the attention an independent forward pass computes from the model's weights.
+// CASCADE_EVAL_TEST_GPU=cuda runs it on CUDA binaries (the GPU machine; see docs/extensions.md), where the graph
+// takes the max over each KV group's query heads with a pooling pass instead of the CPU's elementwise form.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Engine } from "../../src/engine/engine.js";
+import type { GpuChoice } from "../../src/engine/llama.js";
 import { CascadingPolicy } from "../../src/policies/cascading.js";
 import type { CachePolicy, ChunkAttention } from "../../src/policies/policy.js";
 import { projectPath } from "../../src/util/paths.js";
@@ -10,6 +13,7 @@ import { LlamaReference } from "./llama-reference.js";
 
 const STORIES = projectPath("..", "shared", "models", "stories260K.gguf");
 const STRIDE = 64;
+const GPU = (process.env.CASCADE_EVAL_TEST_GPU ?? "cpu") as GpuChoice;
 
 interface Chunk {
   appended: number;
@@ -38,7 +42,8 @@ class RecordingPolicy implements CachePolicy {
 }
 
 async function measure(flashAttention: boolean, kvCacheType: "F16" | "F32") {
-  const engine = await Engine.open({ model: STORIES, gpu: "cpu", threads: 1, flashAttention, kvCacheType });
+  const engine = await Engine.open({ model: STORIES, gpu: GPU, threads: 1, flashAttention, kvCacheType });
+  assert.equal(engine.hardware.gpu, GPU === "cpu" ? false : GPU);
   try {
     assert.ok(engine.hardware.attentionScores, "the loaded binaries carry attention-scores (run `cascade-eval extensions build`)");
     const tokens = engine.sampleTokens(640, 11);
