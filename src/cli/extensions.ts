@@ -10,7 +10,7 @@ const BUILD_GPUS = ["cpu", "cuda", "vulkan"] as const;
 /** `extensions build` and `extensions status`: cascade-eval's llama.cpp patches (extensions/). */
 export function extensionsCommand(): Command {
   return new Command("extensions")
-    .description("cascade-eval's llama.cpp extensions (batched eviction): build them from source, or see which are active")
+    .description("cascade-eval's llama.cpp extensions (batched eviction, attention scores): build them from source, or see which are active")
     .addCommand(oneLineErrors(buildCommand()))
     .addCommand(oneLineErrors(statusCommand()));
 }

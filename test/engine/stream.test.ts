@@ -153,3 +153,25 @@ test("a full cache too long for its attention scores gets smaller batches, and s
   assert.equal(engine.contextBatchSize(4194305, 512), batch);
   assert.equal(engine.contextBatchSize(1001, 512), 512);
 });
+
+test("cascading gets llama.cpp's attention in every chunk exactly when the binaries measure it; the other policies never ask", async () => {
+  const tokens = engine.sampleTokens(600, 5);
+  for (const name of ["cascading", "sink-window", "cascading-strided"] as const) {
+    const policy = createPolicy({ name, sinks: 4, window: 128, cascades: 4 });
+    const seen: boolean[] = [];
+    const recording: CachePolicy = {
+      config: policy.config,
+      capacity: policy.capacity,
+      attentionDecay: policy.attentionDecay,
+      update: (appended, attention) => {
+        seen.push(attention !== undefined);
+        return policy.update(appended, attention);
+      },
+    };
+    const stream = await engine.openStream({ policy: recording, stride: 64, totalTokens: tokens.length });
+    await stream.feed(tokens);
+    assert.equal(stream.rankedByAttention, name === "cascading" && engine.hardware.attentionScores);
+    assert.ok(seen.every((value) => value === stream.rankedByAttention), `${name}: attention given in ${seen.filter(Boolean).length} of ${seen.length} chunks`);
+    await engine.closeStream(stream);
+  }
+});
