@@ -58,12 +58,14 @@ async function measure(flashAttention: boolean, kvCacheType: "F16" | "F32") {
   }
 }
 
-// An F32 cache without flash attention computes in F32 throughout: the measurement must be exact to float rounding.
+// An F32 cache without flash attention computes in F32 throughout on the CPU: the measurement must be exact to float
+// rounding there. llama.cpp's CUDA backend runs F32 matrix products on TF32 tensor cores (its cuBLAS handles are
+// set to CUBLAS_TF32_TENSOR_OP_MATH: a 10-bit mantissa), so on CUDA that case is held to 1e-3 (measured 8.1e-4).
 // With the F16 cache (the default) the reference rounds what llama.cpp's CPU path rounds, and with flash attention
 // llama.cpp's kernel computes the attention output in F16 (which the reference does not imitate), so the hidden
 // states, and with them the scores, agree to F16 precision only (measured: 7.1e-4 and 1.0e-3 to 1.5e-3).
 for (const { cache, flashAttention, bound } of [
-  { cache: "F32", flashAttention: false, bound: 1e-5 },
+  { cache: "F32", flashAttention: false, bound: GPU === "cpu" ? 1e-5 : 1e-3 },
   { cache: "F16", flashAttention: false, bound: 5e-3 },
   { cache: "F16", flashAttention: true, bound: 5e-3 },
   { cache: "F32", flashAttention: true, bound: 5e-3 },
