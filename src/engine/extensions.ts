@@ -18,11 +18,11 @@ export const EVICTION_PATHS: Record<EvictionPath, string> = {
   stock: "stock (node-llama-cpp eraseContextTokenRanges: one pass over the KV cells per range and per gap)",
 };
 
-/** What a run prints about attention scores, by whether llama.cpp measures them. */
-export function attentionScoresLine(measured: boolean): string {
-  return measured
-    ? "attention scores: measured by llama.cpp (cascade-eval extension attention-scores) for cascading; cascading-strided uses none"
-    : "attention scores: none in these binaries, so cascading runs as the strided cascade (cascade-eval extensions build adds them)";
+/** What a run prints about attention scores: measured, turned off (CASCADE_EVAL_EXTENSIONS=off), or not in the binaries. */
+export function attentionScoresLine(measured: boolean, inBinaries: boolean): string {
+  if (measured) return "attention scores: measured by llama.cpp (cascade-eval extension attention-scores) for cascading; cascading-strided uses none";
+  if (inBinaries) return "attention scores: not used (CASCADE_EVAL_EXTENSIONS=off), so cascading runs as the strided cascade";
+  return "attention scores: none in these binaries, so cascading runs as the strided cascade (cascade-eval extensions build adds them)";
 }
 
 interface NativeContext {

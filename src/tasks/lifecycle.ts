@@ -53,7 +53,7 @@ export function openRunFolder(task: string, engine: Engine, settings: RunSetting
     });
   folder.trimTornTail();
   process.stderr.write(`cache eviction: ${EVICTION_PATHS[engine.hardware.eviction]}\n`);
-  process.stderr.write(`${attentionScoresLine(engine.hardware.attentionScores)}\n`);
+  process.stderr.write(`${attentionScoresLine(engine.hardware.attentionScores, engine.hardware.extensions.includes("attention-scores"))}\n`);
   for (const note of [engine.hardware.flashAttentionNote, engine.hardware.cudaGraphsNote]) if (note !== undefined) process.stderr.write(`note: ${note}\n`);
   return folder;
 }
