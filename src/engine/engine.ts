@@ -213,7 +213,7 @@ export class Engine {
     const size = Engine.contextSizeFor(request);
     const context = await this.contextOfSize(size, this.contextBatchSize(size, request.stride, scores));
     // contexts are reused: a policy without scores turns the measurement off again
-    if (this.hardware.attentionScores) setAttentionScores(context, scores ? request.policy.attentionDecay : undefined);
+    setAttentionScores(context, scores ? request.policy.attentionDecay : undefined);
     const sequence = context.getSequence({
       contextShift: {
         strategy: () => {

@@ -51,13 +51,11 @@ export function activeExtensions(llama: Llama): string[] {
 
 /**
  * Turns llama.cpp's attention measurement on (with the moving average's β) or off for every later evaluation in
- * `context`; false when the binaries lack the attention-scores extension.
+ * `context`; binaries without the attention-scores extension have nothing to turn.
  */
-export function setAttentionScores(context: LlamaContext, beta: number | undefined): boolean {
+export function setAttentionScores(context: LlamaContext, beta: number | undefined): void {
   const native = (context as unknown as { _ctx: NativeContext })._ctx;
-  if (native.setAttentionScores === undefined) return false;
-  native.setAttentionScores.call(native, beta !== undefined, beta ?? 1);
-  return true;
+  native.setAttentionScores?.call(native, beta !== undefined, beta ?? 1);
 }
 
 /**
