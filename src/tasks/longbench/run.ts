@@ -143,11 +143,12 @@ function planUnit(prompt: Prompt, name: PolicyName, options: LongBenchOptions, c
   const budget: LongBenchBudget = options.window === undefined ? "quarter-pow2" : "fixed";
   const defaultStride = (window: number) => options.stride ?? Math.max(1, Math.min(config.defaults.stride, Math.floor(window / 2)));
   if (name === "full") return { prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, budget, stride: options.stride ?? config.defaults.stride };
+  const cascades = isCascading(name) ? options.cascades : 1;
   let window = options.window ?? quarterPowerOfTwoBudget(prompt.tokens.length, maxLength) - options.sinks;
-  if (isCascading(name)) window -= window % options.cascades;
-  if (window < (isCascading(name) ? options.cascades : 1))
+  window -= window % cascades;
+  if (window < cascades)
     return `${prompt.dataset} item ${prompt.item.index} (${prompt.tokens.length} tokens) under ${name}: no window left after ${options.sinks} sinks`;
-  return { prompt, policy: { name, sinks: options.sinks, window, cascades: isCascading(name) ? options.cascades : 1 }, budget, stride: defaultStride(window) };
+  return { prompt, policy: { name, sinks: options.sinks, window, cascades }, budget, stride: defaultStride(window) };
 }
 
 /**
