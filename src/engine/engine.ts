@@ -4,7 +4,7 @@ import type { CachePolicy } from "../policies/policy.js";
 import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
 import { describeModel, loadModel, modelSha256, readModelMetadata, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
-import { activeExtensions, setAttentionScores, type EvictionPath } from "./extensions.js";
+import { activeExtensions, setAttentionScores, setDecodeTimings, type EvictionPath } from "./extensions.js";
 import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
 import { Rng } from "../util/rng.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
@@ -25,6 +25,8 @@ export interface EngineOptions {
   extensions?: boolean;
   /** Element type of the cached keys and values; default F16 (node-llama-cpp's). F32 serves exactness checks. */
   kvCacheType?: KvCacheType;
+  /** Time the phases of llama.cpp's decode where the binaries have the decode-timings extension (the bench does). */
+  decodeTimings?: boolean;
 }
 
 export interface HardwareInfo {
@@ -41,6 +43,8 @@ export interface HardwareInfo {
   eviction: EvictionPath;
   /** Whether llama.cpp measures attention for the policies that rank tokens by it (the attention-scores extension). */
   attentionScores: boolean;
+  /** Whether streams time the phases of llama.cpp's decode (decode-timings extension, asked for). */
+  decodeTimings: boolean;
 }
 
 export type KvCacheType = "F16" | "F32";
@@ -127,6 +131,7 @@ export class Engine {
       extensions,
       eviction: useExtensions && extensions.includes("batched-eviction") ? "batched" : "stock",
       attentionScores: useExtensions && extensions.includes("attention-scores"),
+      decodeTimings: (options.decodeTimings ?? false) && useExtensions && extensions.includes("decode-timings"),
     };
     return new Engine(llama, model, info, hardware, options.kvCacheType ?? "F16");
   }
@@ -214,6 +219,7 @@ export class Engine {
     const context = await this.contextOfSize(size, this.contextBatchSize(size, request.stride, scores));
     // contexts are reused: a policy without scores turns the measurement off again
     setAttentionScores(context, scores ? request.policy.attentionDecay : undefined);
+    setDecodeTimings(context, this.hardware.decodeTimings);
     const sequence = context.getSequence({
       contextShift: {
         strategy: () => {

@@ -29,6 +29,8 @@ interface NativeContext {
   evictSequenceTokenCells?: (sequenceId: number, positions: Int32Array) => boolean;
   setAttentionScores?: (enabled: boolean, beta: number) => void;
   getSequenceAttentionScores?: (sequenceId: number, scores: Float32Array) => number;
+  setDecodeTimings?: (enabled: boolean) => void;
+  getDecodeTimings?: () => Float64Array;
 }
 
 interface SequenceInternals {
@@ -46,6 +48,7 @@ export function activeExtensions(llama: Llama): string[] {
   const found: string[] = [];
   if (typeof native?.evictSequenceTokenCells === "function") found.push("batched-eviction");
   if (typeof native?.setAttentionScores === "function" && typeof native.getSequenceAttentionScores === "function") found.push("attention-scores");
+  if (typeof native?.setDecodeTimings === "function" && typeof native.getDecodeTimings === "function") found.push("decode-timings");
   return found;
 }
 
@@ -56,6 +59,25 @@ export function activeExtensions(llama: Llama): string[] {
 export function setAttentionScores(context: LlamaContext, beta: number | undefined): void {
   const native = (context as unknown as { _ctx: NativeContext })._ctx;
   native.setAttentionScores?.call(native, beta !== undefined, beta ?? 1);
+}
+
+/** The phases of a llama.cpp decode that the decode-timings extension times, in its order (llama_get_decode_timings). */
+export const DECODE_PHASES = ["K-shift", "plan", "place", "graph", "inputs", "launch", "wait"] as const;
+
+/**
+ * Turns llama.cpp's per-phase decode timing on (from zero) or off for every later evaluation in `context`; binaries
+ * without the decode-timings extension have nothing to turn.
+ */
+export function setDecodeTimings(context: LlamaContext, enabled: boolean): void {
+  const native = (context as unknown as { _ctx: NativeContext })._ctx;
+  native.setDecodeTimings?.call(native, enabled);
+}
+
+/** Milliseconds per phase (DECODE_PHASES) summed since the timing was turned on; undefined without the extension. */
+export function decodeTimings(context: LlamaContext): number[] | undefined {
+  const native = (context as unknown as { _ctx: NativeContext })._ctx;
+  const totals = native.getDecodeTimings?.call(native);
+  return totals === undefined ? undefined : Array.from(totals.subarray(0, DECODE_PHASES.length));
 }
 
 /**

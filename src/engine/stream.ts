@@ -1,6 +1,6 @@
 import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { CachePolicy } from "../policies/policy.js";
-import { evictBatched, takeAttention, type EvictionPath } from "./extensions.js";
+import { decodeTimings, evictBatched, takeAttention, type EvictionPath } from "./extensions.js";
 
 /** Said once per process: llama.cpp declined the batched eviction (a memory other than the unified KV cache). */
 let declineNoted = false;
@@ -86,6 +86,14 @@ export class PolicyStream {
   /** Tokens the KV cache holds now. */
   get cachedTokens(): number {
     return this.sequence.nextTokenIndex;
+  }
+
+  /**
+   * Milliseconds per phase of llama.cpp's decode (extensions.DECODE_PHASES) since the stream opened, where the
+   * engine times them (the decode-timings extension); else undefined.
+   */
+  decodePhasesMs(): number[] | undefined {
+    return decodeTimings(this.sequence.context);
   }
 
   /** The context whose KV cache this stream's sequence lives in. */

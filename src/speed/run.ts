@@ -74,7 +74,7 @@ export function planUnits(options: BenchOptions, done: ReadonlySet<string>): Uni
 }
 
 export async function runBench(options: BenchOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: options.flashAttention });
+  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: options.flashAttention, decodeTimings: true });
   try {
     const longest = Math.max(...options.lengths);
     for (const name of new Set(options.policies)) {
@@ -91,6 +91,7 @@ export async function runBench(options: BenchOptions, settings: RunSettings, res
       flashAttention: engine.hardware.flashAttention,
       eviction: engine.hardware.eviction,
       attentionScores: engine.hardware.attentionScores,
+      decodeTimings: engine.hardware.decodeTimings,
     };
     const folder = openRunFolder("bench", engine, settings, { options, system }, resume);
     const records = folder.records<BenchRecord>();
@@ -224,6 +225,7 @@ async function measureUnit(
 }
 
 const zeroTotals = (): ChunkTotals => ({ chunks: 0, tokens: 0, wallMs: 0, evaluateMs: 0, policyMs: 0, eraseMs: 0 });
+const NUMERIC_TOTALS = ["chunks", "tokens", "wallMs", "evaluateMs", "policyMs", "eraseMs"] as const;
 
 /**
  * Splits a stream's time per chunk, cumulatively: every chunk, and the chunks that started with the cache at
@@ -237,6 +239,7 @@ class ChunkTimer {
   private fedTokens = 0;
   private cachedBefore: number;
   private before: PolicyStream["timings"];
+  private phasesBefore: number[] | undefined;
 
   constructor(
     private readonly stream: PolicyStream,
@@ -244,6 +247,7 @@ class ChunkTimer {
   ) {
     this.cachedBefore = stream.cachedTokens;
     this.before = { ...stream.timings };
+    this.phasesBefore = stream.decodePhasesMs();
   }
 
   /** Feeds one part of the stream; false when the user interrupted. */
@@ -264,9 +268,14 @@ class ChunkTimer {
           policyMs: timings.policyMs - this.before.policyMs,
           eraseMs: timings.eraseMs - this.before.eraseMs,
         };
-        for (const totals of this.cachedBefore === this.capacity ? [this.all, this.steady] : [this.all])
-          for (const key of Object.keys(chunk) as (keyof ChunkTotals)[]) totals[key] += chunk[key];
+        const phases = this.stream.decodePhasesMs();
+        const chunkPhases = phases?.map((ms, phase) => ms - (this.phasesBefore?.[phase] ?? 0));
+        for (const totals of this.cachedBefore === this.capacity ? [this.all, this.steady] : [this.all]) {
+          for (const key of NUMERIC_TOTALS) totals[key] += chunk[key];
+          if (chunkPhases) totals.decodePhasesMs = chunkPhases.map((ms, phase) => ms + (totals.decodePhasesMs?.[phase] ?? 0));
+        }
         this.before = { ...timings };
+        this.phasesBefore = phases;
         this.cachedBefore = this.stream.cachedTokens;
         previousDone = done;
         last = now;

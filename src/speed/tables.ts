@@ -1,5 +1,5 @@
 /** The records of `cascade-eval bench` and the tables rebuilt from them. */
-import type { EvictionPath } from "../engine/extensions.js";
+import { DECODE_PHASES, type EvictionPath } from "../engine/extensions.js";
 import type { BuildInfo } from "../engine/engine.js";
 import { POLICY_NAMES, type PolicyConfig } from "../policies/policy.js";
 import type { Cell, Table } from "../printers/table.js";
@@ -16,6 +16,8 @@ export interface ChunkTotals {
   policyMs: number;
   /** Eviction (batched, or `eraseContextTokenRanges`): removing the cells and shifting the positions of the kept ones. */
   eraseMs: number;
+  /** Inside evaluateMs: milliseconds per phase of llama.cpp's decode (DECODE_PHASES; decode-timings extension). */
+  decodePhasesMs?: number[];
 }
 
 export interface BenchRecord extends Partial<ChunkTotals> {
@@ -45,11 +47,13 @@ export interface BenchSystem {
   eviction?: EvictionPath;
   /** Whether llama.cpp measured attention for `cascading` (absent in runs recorded before the extension existed: no). */
   attentionScores?: boolean;
+  /** Whether the records time the phases of llama.cpp's decode (the decode-timings extension). */
+  decodeTimings?: boolean;
 }
 
 const GIB = 2 ** 30;
 const perSecond = (tokens: number, ms: number) => (ms > 0 ? (tokens * 1000) / ms : null);
-const perChunk = (totals: ChunkTotals, key: keyof ChunkTotals) => totals[key] / totals.chunks;
+const perChunk = (totals: ChunkTotals, key: Exclude<keyof ChunkTotals, "decodePhasesMs">) => totals[key] / totals.chunks;
 const gib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? null : bytes / GIB);
 const tokensLabel = formatLength;
 const policyOrder = (record: BenchRecord) => POLICY_NAMES.indexOf(record.policy.name);
@@ -69,6 +73,7 @@ function systemTable(system: BenchSystem, modelName: string): Table {
     ["batch size", system.batchSize],
     ["cache eviction", system.eviction === "batched" ? "batched (cascade-eval extension)" : "stock (eraseContextTokenRanges)"],
     ["attention scores", system.attentionScores === true ? "measured for cascading (cascade-eval extension)" : "none (cascading runs strided)"],
+    ["decode phases", system.decodeTimings === true ? "timed (cascade-eval extension decode-timings)" : "not timed"],
     ["llama.cpp", `${build.llamaCpp.repo} ${build.llamaCpp.release} (${build.binaries} binaries)`],
     ["node-llama-cpp", build.nodeLlamaCppVersion],
     ["cascade-eval", `${machine.cascadeEval.version}${machine.cascadeEval.commit ? ` (${machine.cascadeEval.commit})` : ""}`],
@@ -174,6 +179,8 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
       decimals: [undefined, undefined, 0, 1, 1, 1, 2, 1, 1, 0, 1],
     },
   ];
+  const phaseTable = decodePhasesTable(records);
+  if (phaseTable) tables.push(phaseTable);
   if (raw)
     tables.push({
       title: "raw llama.cpp evaluation: the same tokens at the same KV occupancy, no policy (each chunk dropped again from the tail)",
@@ -182,4 +189,28 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
       decimals: [0, 0, 0, 1, 0, 2, 2],
     });
   return tables;
+}
+
+/** Where a steady chunk's evaluation went inside llama.cpp (records with the decode-timings extension's phases). */
+function decodePhasesTable(records: readonly BenchRecord[]): Table | undefined {
+  const timed = records
+    .filter((record) => record.status === "measured" && record.steady?.decodePhasesMs)
+    .sort((a, b) => Number(a.kind === "stream") - Number(b.kind === "stream") || a.length - b.length || policyOrder(a) - policyOrder(b));
+  if (timed.length === 0) return undefined;
+  const rows = timed.map((record): Cell[] => {
+    const steady = record.steady!;
+    const phases = steady.decodePhasesMs!.map((ms) => ms / steady.chunks);
+    const outside = perChunk(steady, "evaluateMs") - phases.reduce((sum, ms) => sum + ms, 0);
+    return [record.kind === "raw" ? "raw" : tokensLabel(record.length), record.policy.name, steady.chunks, perChunk(steady, "evaluateMs"), ...phases, outside];
+  });
+  return {
+    title: "inside llama.cpp's evaluation: ms per steady chunk by phase of its decode (decode-timings extension)",
+    head: ["length", "policy", "chunks", "evaluate ms", ...DECODE_PHASES, "outside decode"],
+    rows,
+    notes: [
+      "K-shift: re-rotating the keys of moved cells (deferred from the eviction); plan: slot search for every ubatch; place: writing the ubatch into the KV cells; graph: reuse or build and allocation; inputs: input tensors on the host (the KQ mask); launch: uploading inputs and launching the graph; wait: until the GPU finishes",
+      "outside decode: node-llama-cpp around it (batch preparation, reading the logits)",
+    ],
+    decimals: [undefined, undefined, 0, 1, ...DECODE_PHASES.map(() => 1), 1],
+  };
 }

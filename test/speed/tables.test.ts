@@ -40,3 +40,14 @@ test("the prefill notes label the full cache at 1M as extrapolated, with both es
   // 128K and 256K are compared with the measured full cache, not extrapolated
   assert.doesNotMatch(notes, /EXTRAPOLATED, not measured: full cache at (128K|256K)/);
 });
+
+test("decode phases: a table of ms per steady chunk by phase, with the rest of the evaluation outside llama_decode", () => {
+  const stream = boundedRun.records.find((record) => record.kind === "stream" && record.steady)!;
+  const steady = { ...stream.steady!, chunks: 2, evaluateMs: 100, decodePhasesMs: [10, 2, 4, 6, 20, 30, 24] };
+  const tables = benchTables("phases", boundedRun.system, "llama-3.1-8b", [{ ...stream, steady }]);
+  const phases = tables.find((table) => table.title.startsWith("inside llama.cpp's evaluation"))!;
+  assert.deepEqual(phases.head.slice(3), ["evaluate ms", "K-shift", "plan", "place", "graph", "inputs", "launch", "wait", "outside decode"]);
+  assert.deepEqual(phases.rows[0]!.slice(2), [2, 50, 5, 1, 2, 3, 10, 15, 12, 2]);
+  // records without the extension's phases (all before it) get no such table
+  assert.equal(benchTables("old", boundedRun.system, "llama-3.1-8b", boundedRun.records).some((table) => table.title.startsWith("inside llama.cpp")), false);
+});
