@@ -124,23 +124,29 @@ export class CascadingPolicy implements CachePolicy {
    */
   private compact(total: number): number[] {
     const evicted: number[] = [];
+    const { scores, streamIndices, spareScores, spareStreamIndices, ring } = this;
+    // next: the position after the last one kept or evicted; kept: the compacted positions handed out so far
+    let next = 0;
     let kept = 0;
     const keep = (position: number): number => {
-      if (position < kept + evicted.length) throw new Error("cascading cache left stream order");
-      while (kept + evicted.length < position) evicted.push(kept + evicted.length);
-      this.spareScores[kept] = this.scores[position];
-      this.spareStreamIndices[kept] = this.streamIndices[position];
+      if (position < next) throw new Error("cascading cache left stream order");
+      while (next < position) evicted.push(next++);
+      next++;
+      spareScores[kept] = scores[position];
+      spareStreamIndices[kept] = streamIndices[position];
       return kept++;
     };
     for (let position = 0; position < this.sinkCount; position++) keep(position);
     for (let level = this.config.cascades - 1; level >= 0; level--) {
       const base = level * this.slots;
-      for (let k = 0; k < this.ringFill[level]; k++) {
-        const slot = base + ((this.ringHead[level] + k) % this.slots);
-        this.ring[slot] = keep(this.ring[slot]);
-      }
+      const head = this.ringHead[level];
+      const fill = this.ringFill[level];
+      // the ring's oldest-to-newest order as (at most) two plain runs of slots: no modulo per token
+      const firstRun = Math.min(fill, this.slots - head);
+      for (let slot = base + head; slot < base + head + firstRun; slot++) ring[slot] = keep(ring[slot]);
+      for (let slot = base; slot < base + fill - firstRun; slot++) ring[slot] = keep(ring[slot]);
     }
-    while (kept + evicted.length < total) evicted.push(kept + evicted.length);
+    while (next < total) evicted.push(next++);
     [this.scores, this.spareScores] = [this.spareScores, this.scores];
     [this.streamIndices, this.spareStreamIndices] = [this.spareStreamIndices, this.streamIndices];
     this.cacheSize = kept;

@@ -68,7 +68,7 @@ test("bench measures every policy at every length, the raw baseline, and the ful
 });
 
 test("bench writes the system, model shape and build with the figures, and table rebuilds the same tables", async () => {
-  const saved = JSON.parse(readFileSync(join(run, "bench.json"), "utf8")) as { system: { build: { nodeLlamaCppVersion: string; kvCacheTypes: unknown }; shape: Record<string, unknown>; flashAttention: boolean }; records: unknown[] };
+  const saved = JSON.parse(readFileSync(join(run, "bench.json"), "utf8")) as { system: { build: { nodeLlamaCppVersion: string; kvCacheTypes: unknown }; shape: Record<string, unknown>; flashAttention: boolean; decodeTimings: boolean }; records: unknown[] };
   assert.equal(saved.system.build.nodeLlamaCppVersion, "3.22.1");
   assert.deepEqual(saved.system.build.kvCacheTypes, { key: "F16", value: "F16" });
   assert.deepEqual([saved.system.shape.layers, saved.system.shape.kvHeads, saved.system.shape.embedding], [2, 2, 64]);
@@ -80,6 +80,8 @@ test("bench writes the system, model shape and build with the figures, and table
     "system",
     "prefill",
     "per chunk with the cache full (steady state), against raw llama.cpp evaluation at the same occupancy",
+    // binaries built with `cascade-eval extensions build` time llama.cpp's decode by phase; stock ones cannot
+    ...(saved.system.decodeTimings ? ["inside llama.cpp's evaluation: ms per steady chunk by phase of its decode (decode-timings extension)"] : []),
     "raw llama.cpp evaluation: the same tokens at the same KV occupancy, no policy (each chunk dropped again from the tail)",
   ]);
   const prefill = tables[1]!;
