@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source=${EVICT_SOURCE:-node_modules/node-llama-cpp/llama/llama.cpp}  # EVICT_SOURCE: another patched copy (an earlier version)
 grep -q llama_memory_seq_evict "$source/include/llama.h" 2>/dev/null || { echo "evict-cells: run cascade-eval extensions build first" >&2; exit 2; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=${EVICT_WORK:-$(mktemp -d)}; [ -n "${EVICT_WORK:-}" ] || trap "rm -rf \"$work\"" EXIT
 node --input-type=module -e "
   import { createPolicy } from './dist/src/policies/index.js';
   import { writeFileSync } from 'node:fs';

@@ -45,6 +45,8 @@ export interface HardwareInfo {
   attentionScores: boolean;
   /** Whether streams time the phases of llama.cpp's decode (decode-timings extension, asked for). */
   decodeTimings: boolean;
+  /** Whether llama.cpp's KV cache takes the faster host code (host-fast-path extension; CASCADE_EVAL_EXTENSIONS=off: no). */
+  hostFastPath: boolean;
 }
 
 export type KvCacheType = "F16" | "F32";
@@ -114,6 +116,8 @@ export class Engine {
     // decided before llama.cpp's CUDA backend starts, which reads the variable once (harmless on other backends)
     const graphsOff = cudaGraphsOffReason(options.flashAttention ?? defaultFlashAttention("cuda", headSizes).enabled, process.env);
     if (graphsOff !== undefined) process.env.GGML_CUDA_DISABLE_GRAPHS = "1";
+    // llama.cpp reads it once per process, at the first decode: only the process-wide switch can set it
+    if (process.env.CASCADE_EVAL_EXTENSIONS === "off") process.env.CASCADE_EVAL_STOCK_HOST_PATH = "1";
     const llama = await openLlama(options.gpu ?? "auto");
     const model = await loadModel(llama, path);
     const info = describeModel(options.model, path, await modelSha256(path), model);
@@ -132,6 +136,7 @@ export class Engine {
       eviction: useExtensions && extensions.includes("batched-eviction") ? "batched" : "stock",
       attentionScores: useExtensions && extensions.includes("attention-scores"),
       decodeTimings: (options.decodeTimings ?? false) && useExtensions && extensions.includes("decode-timings"),
+      hostFastPath: extensions.includes("host-fast-path") && process.env.CASCADE_EVAL_STOCK_HOST_PATH === undefined,
     };
     return new Engine(llama, model, info, hardware, options.kvCacheType ?? "F16");
   }

@@ -31,6 +31,7 @@ interface NativeContext {
   getSequenceAttentionScores?: (sequenceId: number, scores: Float32Array) => number;
   setDecodeTimings?: (enabled: boolean) => void;
   getDecodeTimings?: () => Float64Array;
+  hostFastPath?: () => boolean;
 }
 
 interface SequenceInternals {
@@ -49,6 +50,7 @@ export function activeExtensions(llama: Llama): string[] {
   if (typeof native?.evictSequenceTokenCells === "function") found.push("batched-eviction");
   if (typeof native?.setAttentionScores === "function" && typeof native.getSequenceAttentionScores === "function") found.push("attention-scores");
   if (typeof native?.setDecodeTimings === "function" && typeof native.getDecodeTimings === "function") found.push("decode-timings");
+  if (typeof native?.hostFastPath === "function") found.push("host-fast-path");
   return found;
 }
 

@@ -92,6 +92,7 @@ export async function runBench(options: BenchOptions, settings: RunSettings, res
       eviction: engine.hardware.eviction,
       attentionScores: engine.hardware.attentionScores,
       decodeTimings: engine.hardware.decodeTimings,
+      hostFastPath: engine.hardware.hostFastPath,
     };
     const folder = openRunFolder("bench", engine, settings, { options, system }, resume);
     const records = folder.records<BenchRecord>();

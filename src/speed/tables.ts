@@ -49,6 +49,8 @@ export interface BenchSystem {
   attentionScores?: boolean;
   /** Whether the records time the phases of llama.cpp's decode (the decode-timings extension). */
   decodeTimings?: boolean;
+  /** Whether llama.cpp took the host-fast-path extension's code (absent before it existed: no). */
+  hostFastPath?: boolean;
 }
 
 const GIB = 2 ** 30;
@@ -74,6 +76,7 @@ function systemTable(system: BenchSystem, modelName: string): Table {
     ["cache eviction", system.eviction === "batched" ? "batched (cascade-eval extension)" : "stock (eraseContextTokenRanges)"],
     ["attention scores", system.attentionScores === true ? "measured for cascading (cascade-eval extension)" : "none (cascading runs strided)"],
     ["decode phases", system.decodeTimings === true ? "timed (cascade-eval extension decode-timings)" : "not timed"],
+    ["llama.cpp host code", system.hostFastPath === true ? "fast path (cascade-eval extension host-fast-path)" : "stock"],
     ["llama.cpp", `${build.llamaCpp.repo} ${build.llamaCpp.release} (${build.binaries} binaries)`],
     ["node-llama-cpp", build.nodeLlamaCppVersion],
     ["cascade-eval", `${machine.cascadeEval.version}${machine.cascadeEval.commit ? ` (${machine.cascadeEval.commit})` : ""}`],

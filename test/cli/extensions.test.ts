@@ -47,7 +47,7 @@ test("a newer version of an applied patch replaces the earlier one; a tree chang
 test("every extension of the manifest names patches that exist, for the pinned node-llama-cpp", () => {
   const manifest = readExtensionsManifest();
   assert.equal(manifest.nodeLlamaCpp, "3.22.1");
-  assert.deepEqual(manifest.extensions.map((extension) => extension.name), ["batched-eviction", "attention-scores", "decode-timings"]);
+  assert.deepEqual(manifest.extensions.map((extension) => extension.name), ["batched-eviction", "attention-scores", "decode-timings", "host-fast-path"]);
   for (const extension of manifest.extensions)
     for (const patch of extension.patches) assert.match(readFileSync(projectPath("extensions", patch.file), "utf8"), /^(diff --git|--- a\/)/m);
 });
@@ -59,4 +59,5 @@ test("extensions status names the loaded binaries and every extension of the man
   assert.match(result.stdout, /^batched-eviction v2: (active|not in these binaries \(cascade-eval extensions build\))$/m);
   assert.match(result.stdout, /^attention-scores v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
   assert.match(result.stdout, /^decode-timings v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
+  assert.match(result.stdout, /^host-fast-path v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
 });
