@@ -56,7 +56,7 @@ test("extensions status names the loaded binaries and every extension of the man
   const result = await cli(["extensions", "status", "--gpu", "cpu"]);
   assertSucceeded(result);
   assert.match(result.stdout, /^binaries: (local build|prebuilt) .*, cpu, llama\.cpp v0\.5\.0$/m);
-  assert.match(result.stdout, /^batched-eviction v3: (active|not in these binaries \(cascade-eval extensions build\))$/m);
+  assert.match(result.stdout, /^batched-eviction v2: (active|not in these binaries \(cascade-eval extensions build\))$/m);
   assert.match(result.stdout, /^attention-scores v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
   assert.match(result.stdout, /^decode-timings v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
   assert.match(result.stdout, /^host-fast-path v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
