@@ -43,6 +43,11 @@ interface SequenceInternals {
   _context: { _ctx: NativeContext };
 }
 
+/** The addon's object behind a context, where the extensions' methods live. */
+function nativeContext(context: LlamaContext): NativeContext {
+  return (context as unknown as { _ctx: NativeContext })._ctx;
+}
+
 /** The extensions the loaded binaries carry. */
 export function activeExtensions(llama: Llama): string[] {
   const native = (llama as unknown as { _bindings?: { AddonContext?: { prototype?: NativeContext } } })._bindings?.AddonContext?.prototype;
@@ -59,7 +64,7 @@ export function activeExtensions(llama: Llama): string[] {
  * `context`; binaries without the attention-scores extension have nothing to turn.
  */
 export function setAttentionScores(context: LlamaContext, beta: number | undefined): void {
-  const native = (context as unknown as { _ctx: NativeContext })._ctx;
+  const native = nativeContext(context);
   native.setAttentionScores?.call(native, beta !== undefined, beta ?? 1);
 }
 
@@ -71,13 +76,13 @@ export const DECODE_PHASES = ["K-shift", "plan", "place", "graph", "inputs", "la
  * without the decode-timings extension have nothing to turn.
  */
 export function setDecodeTimings(context: LlamaContext, enabled: boolean): void {
-  const native = (context as unknown as { _ctx: NativeContext })._ctx;
+  const native = nativeContext(context);
   native.setDecodeTimings?.call(native, enabled);
 }
 
 /** Milliseconds per phase (DECODE_PHASES) summed since the timing was turned on; undefined without the extension. */
 export function decodeTimings(context: LlamaContext): number[] | undefined {
-  const native = (context as unknown as { _ctx: NativeContext })._ctx;
+  const native = nativeContext(context);
   const totals = native.getDecodeTimings?.call(native);
   return totals === undefined ? undefined : Array.from(totals.subarray(0, DECODE_PHASES.length));
 }
