@@ -4,7 +4,7 @@ import type { CachePolicy } from "../policies/policy.js";
 import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
 import { describeModel, loadModel, modelSha256, readModelMetadata, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
-import { activeExtensions, setAttentionScores, setDecodeTimings, type EvictionPath } from "./extensions.js";
+import { activeExtensions, evictionPath, setAttentionScores, setDecodeTimings, type EvictionPath } from "./extensions.js";
 import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
 import { Rng } from "../util/rng.js";
 import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
@@ -133,7 +133,7 @@ export class Engine {
       ...(flash.reason === undefined ? {} : { flashAttentionNote: flash.reason }),
       ...(cudaGraphsNote === undefined ? {} : { cudaGraphsNote }),
       extensions,
-      eviction: useExtensions && extensions.includes("batched-eviction") ? "batched" : "stock",
+      eviction: evictionPath(useExtensions ? extensions : []),
       attentionScores: useExtensions && extensions.includes("attention-scores"),
       decodeTimings: (options.decodeTimings ?? false) && useExtensions && extensions.includes("decode-timings"),
       hostFastPath: extensions.includes("host-fast-path") && process.env.CASCADE_EVAL_STOCK_HOST_PATH === undefined,

@@ -11,12 +11,24 @@ import { openLlama, type GpuChoice } from "./llama.js";
  */
 
 /** How a stream's evicted tokens leave the KV cache. */
-export type EvictionPath = "batched" | "stock";
+export type EvictionPath = "in-decode" | "batched" | "stock";
 
 export const EVICTION_PATHS: Record<EvictionPath, string> = {
+  "in-decode":
+    "batched, inside each chunk's decode while the backends compute (cascade-eval extensions batched-eviction and eviction-in-decode); policies that rank by attention evict after the chunk",
   batched: "batched (cascade-eval extension batched-eviction: one pass over the KV cells per chunk)",
   stock: "stock (node-llama-cpp eraseContextTokenRanges: one pass over the KV cells per range and per gap)",
 };
+
+/**
+ * The eviction path the binaries' extensions allow (pass none where they are turned off). CASCADE_EVAL_EVICT_AFTER_CHUNK=1
+ * keeps the batched eviction after each chunk where the binaries could evict inside the decode (to compare the two).
+ */
+export function evictionPath(extensions: readonly string[]): EvictionPath {
+  if (!extensions.includes("batched-eviction")) return "stock";
+  const inDecode = extensions.includes("eviction-in-decode") && process.env.CASCADE_EVAL_EVICT_AFTER_CHUNK !== "1";
+  return inDecode ? "in-decode" : "batched";
+}
 
 /** What a run prints about attention scores: measured, turned off (CASCADE_EVAL_EXTENSIONS=off), or not in the binaries. */
 export function attentionScoresLine(measured: boolean, inBinaries: boolean): string {
@@ -27,6 +39,8 @@ export function attentionScoresLine(measured: boolean, inBinaries: boolean): str
 
 interface NativeContext {
   evictSequenceTokenCells?: (sequenceId: number, positions: Int32Array) => boolean;
+  setPendingEviction?: (sequenceId: number, after: number, positions: Int32Array) => boolean;
+  takePendingEviction?: (sequenceId: number) => [result: number, ms: number];
   setAttentionScores?: (enabled: boolean, beta: number) => void;
   getSequenceAttentionScores?: (sequenceId: number, scores: Float32Array) => number;
   setDecodeTimings?: (enabled: boolean) => void;
@@ -56,6 +70,7 @@ export function activeExtensions(llama: Llama): string[] {
   if (typeof native?.setAttentionScores === "function" && typeof native.getSequenceAttentionScores === "function") found.push("attention-scores");
   if (typeof native?.setDecodeTimings === "function" && typeof native.getDecodeTimings === "function") found.push("decode-timings");
   if (typeof native?.hostFastPath === "function") found.push("host-fast-path");
+  if (typeof native?.setPendingEviction === "function" && typeof native.takePendingEviction === "function") found.push("eviction-in-decode");
   return found;
 }
 
@@ -111,6 +126,45 @@ export function evictBatched(sequence: LlamaContextSequence, positions: readonly
   if (internals._loadedTokenPredictions.length > 0) return false;
   const evict = internals._context._ctx.evictSequenceTokenCells;
   if (evict === undefined || !evict.call(internals._context._ctx, internals._sequenceId, Int32Array.from(positions))) return false;
+  forgetEvicted(internals, positions);
+  return true;
+}
+
+/**
+ * Queues the eviction of `positions` (ascending, in the cache after the next chunk) for the end of the decode that
+ * gives the sequence position `after` (the chunk's last token), where llama.cpp applies it while the backends still
+ * compute (eviction-in-decode). False where it cannot be queued: evict after the chunk instead.
+ */
+export function queueEviction(sequence: LlamaContextSequence, positions: readonly number[], after: number): boolean {
+  const internals = sequence as unknown as SequenceInternals;
+  const native = internals._context._ctx;
+  if (internals._loadedTokenPredictions.length > 0 || native.setPendingEviction === undefined) return false;
+  return native.setPendingEviction.call(native, internals._sequenceId, after, Int32Array.from(positions));
+}
+
+/**
+ * Takes the queued eviction's outcome after the chunk: applied (node-llama-cpp's record of the sequence updated here,
+ * with the milliseconds llama.cpp spent), declined by llama.cpp (nothing changed) or not applied (no decode reached
+ * its position). Either of the last two leaves the eviction to the caller.
+ */
+export function takeQueuedEviction(sequence: LlamaContextSequence, positions: readonly number[]): { applied: true; nativeMs: number } | { applied: false; declined: boolean } {
+  const internals = sequence as unknown as SequenceInternals;
+  const native = internals._context._ctx;
+  const [result, nativeMs] = native.takePendingEviction?.call(native, internals._sequenceId) ?? [-1, 0];
+  if (result !== 1) return { applied: false, declined: result === 0 };
+  forgetEvicted(internals, positions);
+  return { applied: true, nativeMs };
+}
+
+/** Drops a queued eviction unapplied, so no later decode of the sequence (another stream's, once reused) applies it. */
+export function discardQueuedEviction(sequence: LlamaContextSequence): void {
+  const internals = sequence as unknown as SequenceInternals;
+  const native = internals._context._ctx;
+  native.takePendingEviction?.call(native, internals._sequenceId);
+}
+
+/** After llama.cpp evicted `positions`: node-llama-cpp's record of the sequence, as its eraseContextTokenRanges leaves it. */
+function forgetEvicted(internals: SequenceInternals, positions: readonly number[]): void {
   // compacted in place, one pass: node-llama-cpp replaces the array on every evaluation (concat) and hands out only
   // copies, so no one else holds it; a new array cost 3× more (0.6 against 0.2 ms at 69,696 tokens)
   const tokens = internals._contextTokens;
@@ -123,7 +177,6 @@ export function evictBatched(sequence: LlamaContextSequence, positions: readonly
   tokens.length = write;
   internals._nextTokenIndex -= positions.length;
   internals._checkpoints.pruneFromEndToIndex(write - 1);
-  return true;
 }
 
 export interface BinariesStatus {

@@ -1,6 +1,6 @@
 import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { CachePolicy } from "../policies/policy.js";
-import { decodeTimings, evictBatched, takeAttention, type EvictionPath } from "./extensions.js";
+import { decodeTimings, discardQueuedEviction, evictBatched, queueEviction, takeAttention, takeQueuedEviction, type EvictionPath } from "./extensions.js";
 
 /** Said once per process: llama.cpp declined the batched eviction (a memory other than the unified KV cache). */
 let declineNoted = false;
@@ -13,8 +13,13 @@ export interface StreamTimings {
   evaluateMs: number;
   /** The policy's decision after each chunk (with reading llama.cpp's attention measurement, when it ranks by it). */
   policyMs: number;
-  /** Applying the decision to the KV cache (removal and renumbering; the keys' re-rotation runs in the next evaluation). */
+  /**
+   * Applying the decision to the KV cache outside llama.cpp's decode (removal and renumbering, or queuing it into the
+   * next decode; the keys' re-rotation runs in the next evaluation).
+   */
   eraseMs: number;
+  /** The eviction llama.cpp applied at the end of a chunk's decode while the backends computed: part of evaluateMs. */
+  evictInDecodeMs: number;
 }
 
 export interface StreamCounters {
@@ -54,15 +59,17 @@ export class ContextShiftError extends Error {
  * One token stream through a bounded cache: chunks of `stride` tokens are evaluated, then the policy decides
  * which tokens leave and the engine removes them, compacting the positions of the kept tokens (PROTOCOLS §1), in
  * one call: the batched-eviction extension where the binaries have it, else node-llama-cpp's
- * `eraseContextTokenRanges`. Generation is the same with chunks of one token.
+ * `eraseContextTokenRanges`. A policy that needs nothing from the chunk (no attention) decides before it where the
+ * binaries can evict inside the decode (eviction-in-decode): llama.cpp then removes the tokens while the GPU still
+ * computes the chunk, with the same result. Generation is the same with chunks of one token, evicting after each.
  */
 export class PolicyStream {
-  readonly timings: StreamTimings = { evaluateMs: 0, policyMs: 0, eraseMs: 0 };
+  readonly timings: StreamTimings = { evaluateMs: 0, policyMs: 0, eraseMs: 0, evictInDecodeMs: 0 };
   readonly counters: StreamCounters = { tokensSeen: 0, evicted: 0, chunks: 0 };
   /** Greedy choice for the token after the last one fed; null before any feed. */
   private nextToken: Token | null = null;
-  /** False once llama.cpp has declined the batched eviction for this stream's cache: it would decline every time. */
-  private batched: boolean;
+  /** How evictions leave the cache; falls back to stock once llama.cpp declines the batched eviction (it would every time). */
+  private eviction: EvictionPath;
   /** Whether every chunk so far gave the policy llama.cpp's attention measurement (false: the strided cascade). */
   private attentionGiven: boolean;
 
@@ -74,7 +81,7 @@ export class PolicyStream {
     eviction: EvictionPath = "stock",
     attentionScores = false,
   ) {
-    this.batched = eviction === "batched";
+    this.eviction = eviction;
     this.attentionGiven = attentionScores;
   }
 
@@ -107,6 +114,7 @@ export class PolicyStream {
   }
 
   async dispose(): Promise<void> {
+    discardQueuedEviction(this.sequence);
     await this.sequence.dispose();
   }
 
@@ -124,7 +132,11 @@ export class PolicyStream {
           input.push([token, { generateNext: { logits: { filter: { tokens: [tokens[index + 1]! as Token], includeSelected: true } }, totalLogitWeight: true } }]);
         else input.push(token);
       }
-      const outputs = await this.evaluateChunk(input);
+      const queued = this.queueEviction(end - start);
+      const outputs = await this.evaluateChunk(input).catch((error: unknown) => {
+        if (queued) discardQueuedEviction(this.sequence);
+        throw error;
+      });
       if (options.logProbabilities) {
         for (let index = start; index < end && index < tokens.length - 1; index++) {
           const next = outputs[index - start]?.next;
@@ -132,7 +144,8 @@ export class PolicyStream {
         }
       }
       if (end === tokens.length) this.nextToken = outputs[end - 1 - start]?.next.token ?? null;
-      await this.applyPolicy(end - start);
+      if (queued) await this.finishQueuedEviction(queued);
+      else await this.applyPolicy(end - start);
       options.onChunk?.(end, tokens.length);
     }
     return { logProbabilities };
@@ -173,11 +186,50 @@ export class PolicyStream {
   private async applyPolicy(appended: number): Promise<void> {
     const decided = performance.now();
     const evict = this.policy.update(appended, this.attentionGiven ? this.attention() : undefined);
-    const erasing = performance.now();
-    this.timings.policyMs += erasing - decided;
+    this.timings.policyMs += performance.now() - decided;
+    await this.evict(evict);
+  }
+
+  /**
+   * Before a chunk of `appended` tokens: where the policy's decision cannot depend on the chunk (no attention) and
+   * llama.cpp can evict inside the decode, decides now and queues the eviction for the end of the chunk's decode.
+   * Undefined when the policy decides after the chunk.
+   */
+  private queueEviction(appended: number): number[] | undefined {
+    if (this.eviction !== "in-decode" || this.attentionGiven) return undefined;
+    const decided = performance.now();
+    const evict = this.policy.update(appended);
+    const queuing = performance.now();
+    this.timings.policyMs += queuing - decided;
+    // not queued (token predictions loaded): finishQueuedEviction finds nothing applied and evicts after the chunk
+    if (evict.length > 0) queueEviction(this.sequence, evict, this.sequence.nextTokenIndex + appended - 1);
+    this.timings.eraseMs += performance.now() - queuing;
+    return evict;
+  }
+
+  /** After the chunk: the queued eviction's outcome, and the eviction done now where llama.cpp did not apply it. */
+  private async finishQueuedEviction(evict: number[]): Promise<void> {
     if (evict.length === 0) return;
+    const started = performance.now();
     const expected = this.sequence.nextTokenIndex - evict.length;
-    if (!(this.batched && this.evictInOnePass(evict))) await this.sequence.eraseContextTokenRanges(toRanges(evict));
+    const outcome = takeQueuedEviction(this.sequence, evict);
+    this.timings.eraseMs += performance.now() - started;
+    if (!outcome.applied) {
+      if (outcome.declined) this.declined();
+      return this.evict(evict);
+    }
+    this.timings.evictInDecodeMs += outcome.nativeMs;
+    this.counters.evicted += evict.length;
+    if (this.sequence.nextTokenIndex !== expected)
+      throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction, expected ${expected}`);
+  }
+
+  /** Removes the positions from the cache now, in one pass where the binaries can, else by ranges. */
+  private async evict(evict: readonly number[]): Promise<void> {
+    if (evict.length === 0) return;
+    const erasing = performance.now();
+    const expected = this.sequence.nextTokenIndex - evict.length;
+    if (!(this.eviction !== "stock" && this.evictInOnePass(evict))) await this.sequence.eraseContextTokenRanges(toRanges(evict));
     this.timings.eraseMs += performance.now() - erasing;
     this.counters.evicted += evict.length;
     if (this.sequence.nextTokenIndex !== expected)
@@ -195,10 +247,14 @@ export class PolicyStream {
 
   private evictInOnePass(positions: readonly number[]): boolean {
     if (evictBatched(this.sequence, positions)) return true;
-    this.batched = false;
+    this.declined();
+    return false;
+  }
+
+  private declined(): void {
+    this.eviction = "stock";
     if (!declineNoted) process.stderr.write("note: llama.cpp declined the batched eviction for this model's cache; erasing by ranges (stock path)\n");
     declineNoted = true;
-    return false;
   }
 }
 

@@ -225,8 +225,10 @@ async function measureUnit(
   }
 }
 
-const zeroTotals = (): ChunkTotals => ({ chunks: 0, tokens: 0, wallMs: 0, evaluateMs: 0, policyMs: 0, eraseMs: 0 });
-const NUMERIC_TOTALS = ["chunks", "tokens", "wallMs", "evaluateMs", "policyMs", "eraseMs"] as const;
+/** Totals as this version measures them (records from before the eviction inside the decode lack evictInDecodeMs). */
+type MeasuredTotals = ChunkTotals & { evictInDecodeMs: number };
+const zeroTotals = (): MeasuredTotals => ({ chunks: 0, tokens: 0, wallMs: 0, evaluateMs: 0, policyMs: 0, eraseMs: 0, evictInDecodeMs: 0 });
+const NUMERIC_TOTALS = ["chunks", "tokens", "wallMs", "evaluateMs", "policyMs", "eraseMs", "evictInDecodeMs"] as const;
 
 /**
  * Splits a stream's time per chunk, cumulatively: every chunk, and the chunks that started with the cache at
@@ -261,13 +263,14 @@ class ChunkTimer {
       onProgress: (done) => {
         const now = performance.now();
         const timings = this.stream.timings;
-        const chunk: ChunkTotals = {
+        const chunk = {
           chunks: 1,
           tokens: done - previousDone,
           wallMs: now - last,
           evaluateMs: timings.evaluateMs - this.before.evaluateMs,
           policyMs: timings.policyMs - this.before.policyMs,
           eraseMs: timings.eraseMs - this.before.eraseMs,
+          evictInDecodeMs: timings.evictInDecodeMs - this.before.evictInDecodeMs,
         };
         const phases = this.stream.decodePhasesMs();
         const chunkPhases = phases?.map((ms, phase) => ms - (this.phasesBefore?.[phase] ?? 0));

@@ -14,8 +14,13 @@ export interface ChunkTotals {
   /** llama.cpp decode of the chunk; after an eviction it includes the deferred re-rotation of the shifted keys. */
   evaluateMs: number;
   policyMs: number;
-  /** Eviction (batched, or `eraseContextTokenRanges`): removing the cells and shifting the positions of the kept ones. */
+  /**
+   * Eviction outside llama.cpp's decode (batched, or `eraseContextTokenRanges`): removing the cells and shifting the
+   * positions of the kept ones; with the eviction inside the decode, only queuing it and updating node-llama-cpp's record.
+   */
   eraseMs: number;
+  /** The eviction llama.cpp applied at the end of each decode while the GPU computed (eviction-in-decode); inside evaluateMs. Absent before it existed. */
+  evictInDecodeMs?: number;
   /** Inside evaluateMs: milliseconds per phase of llama.cpp's decode (DECODE_PHASES; decode-timings extension). */
   decodePhasesMs?: number[];
 }
@@ -53,9 +58,20 @@ export interface BenchSystem {
   hostFastPath?: boolean;
 }
 
+const EVICTION_ROWS: Record<EvictionPath, string> = {
+  "in-decode": "batched, inside the decode while the GPU computes (cascade-eval extensions)",
+  batched: "batched (cascade-eval extension)",
+  stock: "stock (eraseContextTokenRanges)",
+};
+
 const GIB = 2 ** 30;
 const perSecond = (tokens: number, ms: number) => (ms > 0 ? (tokens * 1000) / ms : null);
-const perChunk = (totals: ChunkTotals, key: Exclude<keyof ChunkTotals, "decodePhasesMs">) => totals[key] / totals.chunks;
+const perChunk = (totals: ChunkTotals, key: Exclude<keyof ChunkTotals, "decodePhasesMs">) => (totals[key] ?? 0) / totals.chunks;
+/** Cache maintenance in ms: all of it, and the part outside llama.cpp's decode (what the host does while the GPU idles). */
+const maintenanceMs = (totals: Partial<ChunkTotals>) => {
+  const blocking = totals.policyMs! + totals.eraseMs!;
+  return { all: blocking + (totals.evictInDecodeMs ?? 0), blocking };
+};
 const gib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? null : bytes / GIB);
 const tokensLabel = formatLength;
 const policyOrder = (record: BenchRecord) => POLICY_NAMES.indexOf(record.policy.name);
@@ -73,7 +89,7 @@ function systemTable(system: BenchSystem, modelName: string): Table {
     ["KV cache types", `K ${build.kvCacheTypes.key}, V ${build.kvCacheTypes.value}`],
     ["flash attention", system.flashAttention ? "on" : "off"],
     ["batch size", system.batchSize],
-    ["cache eviction", system.eviction === "batched" ? "batched (cascade-eval extension)" : "stock (eraseContextTokenRanges)"],
+    ["cache eviction", EVICTION_ROWS[system.eviction ?? "stock"]],
     ["attention scores", system.attentionScores === true ? "measured for cascading (cascade-eval extension)" : "none (cascading runs strided)"],
     ["decode phases", system.decodeTimings === true ? "timed (cascade-eval extension decode-timings)" : "not timed"],
     ["llama.cpp host code", system.hostFastPath === true ? "fast path (cascade-eval extension host-fast-path)" : "stock"],
@@ -112,10 +128,11 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
 
   const prefillRows = streams.map((record): Cell[] => {
     const cache = record.policy.name === "full" ? "all" : `${record.policy.sinks}+${record.policy.window}`;
-    if (record.status !== "measured") return [tokensLabel(record.length), record.policy.name, cache, record.status, null, null, null, null, null];
+    if (record.status !== "measured") return [tokensLabel(record.length), record.policy.name, cache, record.status, null, null, null, null, null, null];
     const speedup = record.policy.name !== "full" && fullAt.has(record.length) ? fullAt.get(record.length)! / record.wallMs! : null;
-    const maintenance = (100 * (record.policyMs! + record.eraseMs!)) / record.wallMs!;
-    return [tokensLabel(record.length), record.policy.name, cache, record.wallMs! / 1000, perSecond(record.length, record.wallMs!), speedup, maintenance, gib(record.memory?.vramPeakBytes), gib(record.memory?.hostRssPeakBytes)];
+    const maintenance = maintenanceMs(record);
+    const share = (ms: number) => (100 * ms) / record.wallMs!;
+    return [tokensLabel(record.length), record.policy.name, cache, record.wallMs! / 1000, perSecond(record.length, record.wallMs!), speedup, share(maintenance.all), share(maintenance.blocking), gib(record.memory?.vramPeakBytes), gib(record.memory?.hostRssPeakBytes)];
   });
   for (const record of streams.filter((each) => each.status !== "measured" && each.policy.name === "full").slice(0, 1))
     notes.push(`full cache from ${tokensLabel(record.length)} on: ${record.status} (${record.reason})`);
@@ -151,7 +168,9 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
         rawEvaluatePerChunk === null ? null : perChunk(steady, "evaluateMs") - rawEvaluatePerChunk,
         perChunk(steady, "policyMs"),
         perChunk(steady, "eraseMs"),
-        (100 * (steady.policyMs + steady.eraseMs)) / steady.wallMs,
+        perChunk(steady, "evictInDecodeMs"),
+        (100 * maintenanceMs(steady).all) / steady.wallMs,
+        (100 * maintenanceMs(steady).blocking) / steady.wallMs,
         rate,
         rate !== null && rawRate !== null ? (100 * rate) / rawRate : null,
       ];
@@ -161,25 +180,27 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
     systemTable(system, modelName),
     {
       title: `prefill · run ${runId}`,
-      head: ["length", "policy", "cache", "seconds", "tokens/s", "× vs full", "maintenance %", "VRAM peak GiB", "host RSS GiB"],
+      head: ["length", "policy", "cache", "seconds", "tokens/s", "× vs full", "maintenance %", "outside decode %", "VRAM peak GiB", "host RSS GiB"],
       rows: prefillRows,
       notes: [
         "× vs full: full-cache seconds / this policy's seconds at the same length; maintenance: policy decisions + eviction from the KV cache, share of the wall time",
+        "outside decode: the part of it outside llama.cpp's decode; the rest is the eviction llama.cpp applies at the end of a chunk's decode while the GPU still computes (eviction-in-decode), hidden where the GPU's wait outlasts it",
         "each policy streams once to its longest length and is recorded as it passes the shorter ones (the same tokens in the same chunks); the full cache's context is sized for its longest length",
         "VRAM: the GPU's used memory (model weights included), sampled every 100 ms",
         ...notes,
       ],
-      decimals: [undefined, undefined, undefined, 2, 0, 2, 1, 2, 2],
+      decimals: [undefined, undefined, undefined, 2, 0, 2, 1, 1, 2, 2],
     },
     {
       title: "per chunk with the cache full (steady state), against raw llama.cpp evaluation at the same occupancy",
-      head: ["length", "policy", "chunks", "wall ms", "evaluate ms", "re-rotation ms (derived)", "policy ms", "erase ms", "maintenance %", "tokens/s", "% of raw"],
+      head: ["length", "policy", "chunks", "wall ms", "evaluate ms", "re-rotation ms (derived)", "policy ms", "erase ms", "evict in decode ms", "maintenance %", "outside decode %", "tokens/s", "% of raw"],
       rows: steadyRows,
       notes: [
-        "evaluate includes llama.cpp's deferred re-rotation of the shifted keys; re-rotation (derived) = evaluate − raw evaluate per chunk",
+        "evaluate includes llama.cpp's deferred re-rotation of the shifted keys and the eviction in decode; re-rotation (derived) = evaluate − raw evaluate per chunk",
+        "erase: the eviction outside the decode (with the eviction in decode, only queuing it and updating node-llama-cpp's record)",
         "% of raw: steady tokens/s (wall, maintenance included) / raw llama.cpp evaluation tokens/s",
       ],
-      decimals: [undefined, undefined, 0, 1, 1, 1, 2, 1, 1, 0, 1],
+      decimals: [undefined, undefined, 0, 1, 1, 1, 2, 1, 1, 1, 1, 0, 1],
     },
   ];
   const phaseTable = decodePhasesTable(records);
@@ -203,17 +224,18 @@ function decodePhasesTable(records: readonly BenchRecord[]): Table | undefined {
   const rows = timed.map((record): Cell[] => {
     const steady = record.steady!;
     const phases = steady.decodePhasesMs!.map((ms) => ms / steady.chunks);
-    const outside = perChunk(steady, "evaluateMs") - phases.reduce((sum, ms) => sum + ms, 0);
-    return [record.kind === "raw" ? "raw" : tokensLabel(record.length), record.policy.name, steady.chunks, perChunk(steady, "evaluateMs"), ...phases, outside];
+    const evict = perChunk(steady, "evictInDecodeMs");
+    const outside = perChunk(steady, "evaluateMs") - evict - phases.reduce((sum, ms) => sum + ms, 0);
+    return [record.kind === "raw" ? "raw" : tokensLabel(record.length), record.policy.name, steady.chunks, perChunk(steady, "evaluateMs"), ...phases.slice(0, -1), evict, phases.at(-1)!, outside];
   });
   return {
     title: "inside llama.cpp's evaluation: ms per steady chunk by phase of its decode (decode-timings extension)",
-    head: ["length", "policy", "chunks", "evaluate ms", ...DECODE_PHASES, "outside decode"],
+    head: ["length", "policy", "chunks", "evaluate ms", ...DECODE_PHASES.slice(0, -1), "evict", DECODE_PHASES.at(-1)!, "outside decode"],
     rows,
     notes: [
-      "K-shift: re-rotating the keys of moved cells (deferred from the eviction); plan: slot search for every ubatch; place: writing the ubatch into the KV cells; graph: reuse or build and allocation; inputs: input tensors on the host (the KQ mask); launch: uploading inputs and launching the graph; wait: until the GPU finishes",
+      "K-shift: re-rotating the keys of moved cells (deferred from the eviction); plan: slot search for every ubatch; place: writing the ubatch into the KV cells; graph: reuse or build and allocation; inputs: input tensors on the host (the KQ mask); launch: uploading inputs and launching the graph; evict: the eviction at the decode's end (eviction-in-decode) while the GPU computes; wait: what is left until the GPU finishes",
       "outside decode: node-llama-cpp around it (batch preparation, reading the logits)",
     ],
-    decimals: [undefined, undefined, 0, 1, ...DECODE_PHASES.map(() => 1), 1],
+    decimals: [undefined, undefined, 0, 1, ...DECODE_PHASES.map(() => 1), 1, 1],
   };
 }

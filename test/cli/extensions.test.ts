@@ -47,7 +47,7 @@ test("a newer version of an applied patch replaces the earlier one; a tree chang
 test("every extension of the manifest names patches that exist, for the pinned node-llama-cpp", () => {
   const manifest = readExtensionsManifest();
   assert.equal(manifest.nodeLlamaCpp, "3.22.1");
-  assert.deepEqual(manifest.extensions.map((extension) => extension.name), ["batched-eviction", "attention-scores", "decode-timings", "host-fast-path"]);
+  assert.deepEqual(manifest.extensions.map((extension) => extension.name), ["batched-eviction", "attention-scores", "decode-timings", "host-fast-path", "eviction-in-decode"]);
   for (const extension of manifest.extensions)
     for (const patch of extension.patches) assert.match(readFileSync(projectPath("extensions", patch.file), "utf8"), /^(diff --git|--- a\/)/m);
 });

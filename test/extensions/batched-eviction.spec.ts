@@ -18,7 +18,9 @@ interface Outcome {
 }
 
 async function stream(config: PolicyConfig, extensions: boolean): Promise<Outcome> {
-  const engine = await Engine.open({ model: STORIES, gpu: "cpu", threads: 1, extensions });
+  // after each chunk, as a policy that ranks by attention evicts (the eviction-in-decode spec covers the other way)
+  process.env.CASCADE_EVAL_EVICT_AFTER_CHUNK = "1";
+  const engine = await Engine.open({ model: STORIES, gpu: "cpu", threads: 1, extensions }).finally(() => delete process.env.CASCADE_EVAL_EVICT_AFTER_CHUNK);
   try {
     const tokens = engine.sampleTokens(3000, 7);
     const opened = await engine.openStream({ policy: createPolicy(config), stride: 64, totalTokens: tokens.length + 16 });

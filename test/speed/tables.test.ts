@@ -46,8 +46,28 @@ test("decode phases: a table of ms per steady chunk by phase, with the rest of t
   const steady = { ...stream.steady!, chunks: 2, evaluateMs: 100, decodePhasesMs: [10, 2, 4, 6, 20, 30, 24] };
   const tables = benchTables("phases", boundedRun.system, "llama-3.1-8b", [{ ...stream, steady }]);
   const phases = tables.find((table) => table.title.startsWith("inside llama.cpp's evaluation"))!;
-  assert.deepEqual(phases.head.slice(3), ["evaluate ms", "K-shift", "plan", "place", "graph", "inputs", "launch", "wait", "outside decode"]);
-  assert.deepEqual(phases.rows[0]!.slice(2), [2, 50, 5, 1, 2, 3, 10, 15, 12, 2]);
+  assert.deepEqual(phases.head.slice(3), ["evaluate ms", "K-shift", "plan", "place", "graph", "inputs", "launch", "evict", "wait", "outside decode"]);
+  // a record from before the eviction inside the decode: none there
+  assert.deepEqual(phases.rows[0]!.slice(2), [2, 50, 5, 1, 2, 3, 10, 15, 0, 12, 2]);
   // records without the extension's phases (all before it) get no such table
   assert.equal(benchTables("old", boundedRun.system, "llama-3.1-8b", boundedRun.records).some((table) => table.title.startsWith("inside llama.cpp")), false);
+});
+
+test("the eviction inside the decode: counted in maintenance, apart in the share outside the decode and in the phases", () => {
+  const stream = boundedRun.records.find((record) => record.kind === "stream" && record.steady)!;
+  const totals = { chunks: 2, tokens: 8192, wallMs: 200, evaluateMs: 110, policyMs: 2, eraseMs: 4, evictInDecodeMs: 10 };
+  const steady = { ...totals, decodePhasesMs: [10, 2, 4, 6, 20, 30, 24] };
+  const tables = benchTables("in-decode", { ...boundedRun.system, eviction: "in-decode" }, "llama-3.1-8b", [{ ...stream, ...totals, steady }]);
+  const [system, prefill, perChunk] = tables;
+  assert.deepEqual(system!.rows.find((row) => row[0] === "cache eviction"), ["cache eviction", "batched, inside the decode while the GPU computes (cascade-eval extensions)"]);
+  const column = (table: typeof prefill, name: string) => table!.rows[0]![table!.head.indexOf(name)];
+  // maintenance: (2 + 4 + 10) / 200; outside the decode: (2 + 4) / 200
+  assert.equal(column(prefill, "maintenance %"), 8);
+  assert.equal(column(prefill, "outside decode %"), 3);
+  assert.equal(column(perChunk, "evict in decode ms"), 5);
+  assert.equal(column(perChunk, "maintenance %"), 8);
+  assert.equal(column(perChunk, "outside decode %"), 3);
+  const phases = tables.find((table) => table.title.startsWith("inside llama.cpp's evaluation"))!;
+  // 55 ms evaluate a chunk = 48 in the timed phases + 5 evicting + 2 outside llama_decode
+  assert.deepEqual(phases.rows[0]!.slice(2), [2, 55, 5, 1, 2, 3, 10, 15, 5, 12, 2]);
 });
