@@ -42,6 +42,8 @@ vega_only=$(node -e '
   const others = reach(Object.keys(lock[""].dependencies).filter((name) => name !== "vega" && name !== "vega-lite"));
   console.log([...reach(["vega", "vega-lite"])].filter((name) => !others.has(name)).join(" "));')
 rm -rf "$tmp/node_modules/jieba-wasm"
+# nothing reads these at run time: source maps, type declarations, documents, lock files
+find "$tmp/node_modules" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' -o -name 'yarn.lock' \) -delete
 for name in $vega_only; do rm -rf "$tmp/node_modules/$name"; done
 # xz -9e in one block (../shared/gpu/pack and the CUDA build use -6 or 8 MiB blocks for speed): 0.7 MB less, which
 # the 64 MiB limit needed once the tree had grown. Node's recompressed copy is kept, keyed by the original's checksum.
@@ -54,6 +56,8 @@ cp -f "$node_cache" "$node_xz"
 if [ -n "$cuda_binaries" ]; then
   cat "$cuda_binaries"/llama-cuda-sm90-extensions.tar.xz.part* | xz -dc | xz -T1 -9e > .gpu/llama-cuda-sm90.tar.xz
   xz -dc .gpu/llama-cuda-sm90.tar.xz | tar -tf - | grep linux-x64-cuda/llama-addon.node >/dev/null || { echo "tools/gpu/pack.sh: $cuda_binaries holds no CUDA addon" >&2; exit 2; }
+else
+  xz -dc .gpu/llama-cuda-sm90.tar.xz | xz -T1 -9e > "$tmp/binaries.tar.xz" && mv -f "$tmp/binaries.tar.xz" .gpu/llama-cuda-sm90.tar.xz
 fi
 # the device counts the disk blocks the files take, not their bytes
 gpu=$(du -s --block-size=1 .gpu | cut -f1)
