@@ -56,8 +56,12 @@ test("extensions status names the loaded binaries and every extension of the man
   const result = await cli(["extensions", "status", "--gpu", "cpu"]);
   assertSucceeded(result);
   assert.match(result.stdout, /^binaries: (local build|prebuilt) .*, cpu, llama\.cpp v0\.5\.0$/m);
-  assert.match(result.stdout, /^batched-eviction v2: (active|not in these binaries \(cascade-eval extensions build\))$/m);
-  assert.match(result.stdout, /^attention-scores v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
-  assert.match(result.stdout, /^decode-timings v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
-  assert.match(result.stdout, /^host-fast-path v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
+  const lines = result.stdout.trim().split("\n").slice(1);
+  // one line per extension, in the manifest's order, with its version
+  assert.deepEqual(
+    lines.map((line) => line.replace(/: (active|not in these binaries \(cascade-eval extensions build\))$/, "")),
+    readExtensionsManifest().extensions.map((extension) => `${extension.name} v${extension.version}`),
+  );
+  assert.match(result.stdout, /^host-fast-path v2: (active|not in these binaries \(cascade-eval extensions build\))$/m);
+  assert.match(result.stdout, /^eviction-in-decode v1: (active|not in these binaries \(cascade-eval extensions build\))$/m);
 });
