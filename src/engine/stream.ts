@@ -132,7 +132,7 @@ export class PolicyStream {
           input.push([token, { generateNext: { logits: { filter: { tokens: [tokens[index + 1]! as Token], includeSelected: true } }, totalLogitWeight: true } }]);
         else input.push(token);
       }
-      const queued = this.queueEviction(end - start);
+      const queued = this.decideBeforeChunk(end - start);
       const outputs = await this.evaluateChunk(input).catch((error: unknown) => {
         if (queued) discardQueuedEviction(this.sequence);
         throw error;
@@ -195,7 +195,7 @@ export class PolicyStream {
    * llama.cpp can evict inside the decode, decides now and queues the eviction for the end of the chunk's decode.
    * Undefined when the policy decides after the chunk.
    */
-  private queueEviction(appended: number): number[] | undefined {
+  private decideBeforeChunk(appended: number): number[] | undefined {
     if (this.eviction !== "in-decode" || this.attentionGiven) return undefined;
     const decided = performance.now();
     const evict = this.policy.update(appended);
@@ -219,9 +219,7 @@ export class PolicyStream {
       return this.evict(evict);
     }
     this.timings.evictInDecodeMs += outcome.nativeMs;
-    this.counters.evicted += evict.length;
-    if (this.sequence.nextTokenIndex !== expected)
-      throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction, expected ${expected}`);
+    this.evicted(evict.length, expected);
   }
 
   /** Removes the positions from the cache now, in one pass where the binaries can, else by ranges. */
@@ -231,7 +229,12 @@ export class PolicyStream {
     const expected = this.sequence.nextTokenIndex - evict.length;
     if (!(this.eviction !== "stock" && this.evictInOnePass(evict))) await this.sequence.eraseContextTokenRanges(toRanges(evict));
     this.timings.eraseMs += performance.now() - erasing;
-    this.counters.evicted += evict.length;
+    this.evicted(evict.length, expected);
+  }
+
+  /** Counts an eviction, and checks that the cache holds what the policy left. */
+  private evicted(count: number, expected: number): void {
+    this.counters.evicted += count;
     if (this.sequence.nextTokenIndex !== expected)
       throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction, expected ${expected}`);
   }
