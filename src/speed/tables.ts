@@ -159,6 +159,7 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
     .map((record): Cell[] => {
       const steady = record.steady!;
       const rate = perSecond(steady.tokens, steady.wallMs);
+      const maintenance = maintenanceMs(steady);
       return [
         tokensLabel(record.length),
         record.policy.name,
@@ -169,8 +170,8 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
         perChunk(steady, "policyMs"),
         perChunk(steady, "eraseMs"),
         perChunk(steady, "evictInDecodeMs"),
-        (100 * maintenanceMs(steady).all) / steady.wallMs,
-        (100 * maintenanceMs(steady).blocking) / steady.wallMs,
+        (100 * maintenance.all) / steady.wallMs,
+        (100 * maintenance.blocking) / steady.wallMs,
         rate,
         rate !== null && rawRate !== null ? (100 * rate) / rawRate : null,
       ];
