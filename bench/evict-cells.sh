@@ -8,7 +8,7 @@ source=${EVICT_SOURCE:-node_modules/node-llama-cpp/llama/llama.cpp}  # EVICT_SOU
 grep -q llama_memory_seq_evict "$source/include/llama.h" 2>/dev/null || { echo "evict-cells: run cascade-eval extensions build first" >&2; exit 2; }
 work=${EVICT_WORK:-$(mktemp -d)}; [ -n "${EVICT_WORK:-}" ] || trap "rm -rf \"$work\"" EXIT
 node --input-type=module -e "
-  import { createPolicy } from './dist/src/policies/index.js';
+  import { createPolicy } from './dist/src/policies/registry.js';
   import { writeFileSync } from 'node:fs';
   for (const name of ['sink-window', 'cascading']) {
     const policy = createPolicy({ name, sinks: 64, window: 65536, cascades: 4 });

@@ -1,6 +1,6 @@
 /**
  * LongBench items one at a time against several at once (issue 5's throughput), side by side in one process: the
- * same items, policies and model through `runLongBench` with each --parallel value, wall time per run, and a check
+ * same items, policies and model through the LongBench task with each --parallel value, wall time per run, and a check
  * that every run wrote the very same predictions. Usage: node dist/bench/longbench-parallel.js [--model PATH]
  * [--data FILE] [--samples N] [--policy LIST] [--parallel 1,2,4] [--threads N] [--gpu auto|cuda|cpu]
  */
@@ -10,11 +10,12 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL } from "../src/config.js";
 import type { GpuChoice } from "../src/engine/llama.js";
-import { parsePolicyNames } from "../src/policies/index.js";
+import { parsePolicyNames } from "../src/policies/registry.js";
 import { renderTerminal } from "../src/printers/terminal.js";
 import { datasetOfFile } from "../src/tasks/longbench/data.js";
 import type { LongBenchRecord } from "../src/tasks/longbench/record.js";
-import { runLongBench, type LongBenchOptions } from "../src/tasks/longbench/run.js";
+import { longBenchTask, type LongBenchOptions } from "../src/tasks/longbench/run.js";
+import { runTask } from "../src/tasks/runner.js";
 import type { ProgressReporter } from "../src/ui/progress.js";
 
 const { values } = parseArgs({
@@ -57,7 +58,7 @@ async function timedRun(parallel: number, samples: number) {
   process.stdout.write = () => true;
   const started = performance.now();
   try {
-    await runLongBench(options, settings, {});
+    await runTask(longBenchTask, options, settings);
   } finally {
     process.stdout.write = write;
   }

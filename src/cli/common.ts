@@ -4,8 +4,7 @@ import { GPU_CHOICES, type GpuChoice } from "../engine/llama.js";
 import { UsageError } from "../errors.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../printers/table.js";
 import { RunFolder } from "../results/run-folder.js";
-import { parsePolicyNames } from "../policies/index.js";
-import type { BudgetedCacheOptions, RunSettings } from "../tasks/lifecycle.js";
+import type { RunSettings } from "../tasks/runner.js";
 import { InkReporter } from "../ui/ink-reporter.js";
 import { LineReporter } from "../ui/progress.js";
 import { parseChoice, parseCount } from "./parse.js";
@@ -88,31 +87,15 @@ export function flashAttentionFlag(flags: Pick<CommonFlags, "flashAttention">): 
 }
 
 /** The settings a task run takes from the common flags: live view on a terminal, plain lines otherwise. */
-export function runSettings(flags: CommonFlags, signal: AbortSignal): RunSettings {
+export function runSettings(flags: CommonFlags & { datasetsDir?: string }, signal: AbortSignal): RunSettings {
   return {
     gpu: flags.gpu,
     threads: flags.threads,
     flashAttention: flashAttentionFlag(flags),
     resultsDirectory: flags.results,
+    datasetsDir: flags.datasetsDir,
     format: flags.format,
     reporter: flags.progress && process.stderr.isTTY === true ? new InkReporter() : new LineReporter(),
     signal,
   };
-}
-
-/**
- * The flags of a task whose bounded policies get a budget rule per sample: sinks (inside the budget), a fixed
- * window instead of the rule, the prefill stride, and the cascades; `rule` says the rule in the help.
- */
-export function budgetedCacheOptions(command: Command, defaults: { sinks: number; stride: number; cascades: number }, rule: string): Command {
-  return command
-    .option("--sinks <n>", "attention sinks (part of the budget)", parseCount("--sinks", 1), defaults.sinks)
-    .option("--window <n>", `fixed window after the sinks (default: the paper's budget ${rule} per sample, sinks included)`, parseCount("--window", 1))
-    .option("--stride <n>", `prefill chunk size (default: min(${defaults.stride}, window/2))`, parseCount("--stride", 1))
-    .option("--cascades <n>", "sub-caches of the cascading policy (1 equals sink-window)", parseCount("--cascades", 1), defaults.cascades);
-}
-
-/** The cache settings from the flags `budgetedCacheOptions` added (and --policy). */
-export function budgetedCacheSettings(flags: { policy: string; sinks: number; window?: number; stride?: number; cascades: number }): BudgetedCacheOptions {
-  return { policies: parsePolicyNames(flags.policy), sinks: flags.sinks, window: flags.window, stride: flags.stride, cascades: flags.cascades };
 }

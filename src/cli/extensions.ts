@@ -1,7 +1,8 @@
 import { Command, Option } from "commander";
-import { binariesStatus } from "../engine/extensions.js";
+import { binariesStatus } from "../engine/extension-runtime.js";
 import { GPU_CHOICES, type GpuChoice } from "../engine/llama.js";
-import { buildExtensions, readExtensionsManifest } from "../extensions/build.js";
+import { buildExtensions } from "../build/extensions-build.js";
+import { readExtensionsManifest } from "../engine/extension-manifest.js";
 import { oneLineErrors } from "./common.js";
 import { parseChoice } from "./parse.js";
 

@@ -7,75 +7,58 @@ import { render } from "../printers/index.js";
 import { OUTPUT_FORMATS, type OutputFormat, type Table } from "../printers/table.js";
 import { loadLongBenchConfig, loadLongBenchDatasets, parseDatasetList, type LongBenchConfig } from "../tasks/longbench/config.js";
 import { datasetOfFile, datasetsInFolder } from "../tasks/longbench/data.js";
-import { longBenchETables, longBenchTables, type LongBenchRecord } from "../tasks/longbench/record.js";
-import { RunFolder } from "../results/run-folder.js";
-import { runLongBench, type LongBenchOptions } from "../tasks/longbench/run.js";
+import { longBenchTask, type LongBenchOptions } from "../tasks/longbench/run.js";
 import { LENGTH_BUCKETS, writeResultJson } from "../tasks/longbench/score.js";
-import { budgetedCacheOptions, budgetedCacheSettings, commonOptions, interruptController, oneLineErrors, resumeRun, runSettings, type CommonFlags } from "./common.js";
+import type { CommonFlags } from "./common.js";
+import { oneLineErrors } from "./common.js";
 import { parseChoice, parseCount } from "./parse.js";
+import { budgetedCacheValues, budgetedPolicyOptions } from "./policy-flags.js";
+import { taskCommand } from "./task-command.js";
 
-/** The task's options as flags: the source as --data, lists as text, the model common. */
-type LongBenchFlags = CommonFlags &
-  Omit<LongBenchOptions, "source" | "datasets" | "policies" | "model" | "e"> & { data?: string; datasetsDir?: string; datasets?: string; policy: string; e?: boolean; resume?: string };
-
-/** Flags that `--resume` takes from the run's own `run.json` and therefore refuses on the command line. */
-const TASK_FLAGS = ["data", "datasets", "e", "samples", "policy", "sinks", "window", "stride", "cascades", "maxLength", "parallel", "model"];
+type LongBenchFlags = CommonFlags & Record<string, unknown>;
 
 /** `longbench`: generation and scoring under each policy; `longbench score`: the official eval.py over a folder. */
 export function longbenchCommand(): Command {
   const config = loadLongBenchConfig();
   const command = new Command("longbench")
-    .description("LongBench v1 (PROTOCOLS §4): the official prompts, middle truncation and metrics, greedy answers under each cache policy")
+    .description("LongBench v1 (docs/protocols.md §4): the official prompts, middle truncation and metrics, greedy answers under each cache policy")
     .option("--datasets <list>", "datasets, or the groups all, paper (the six the Cascading KV Cache paper reports), e (LongBench-E's 13) (default: all; e with --e; those of a --data folder or file)")
     .option("--e", "LongBench-E: the DATASET_e files, scored per length bucket (0-4k, 4-8k, 8k+)")
     .option("--data <path>", "local data: data.zip, a folder of DATASET.jsonl[.xz|.zst] files, or one such file (default: the hub's THUDM/LongBench, once fetched)")
     .option("--datasets-dir <dir>", "dataset cache (default: $CASCADE_EVAL_DATASETS or datasets/)")
-    .option("--samples <n>", "only the first N items of each dataset", parseCount("--samples", 1))
-    .option("--policy <list>", "cache policies, run side by side on the same prompts", "full,sink-window,cascading")
+    .option("--samples <n>", "only the first N items of each dataset", parseCount("--samples", 1));
+  budgetedPolicyOptions(command, config.defaults, "min(2^floor(log2(n/4)), max length)", "run side by side on the same prompts")
     .option("--max-length <n>", `prompt budget in tokens, pred.py's max_length (default: the model's context in nominal thousands less ${config.defaults.generationReserve}, e.g. 8192 → 7500)`, parseCount("--max-length", 2))
-    .option("--parallel <n>", "items evaluated at once, each in its own context (memory permitting); without --threads the cores are shared out among them", parseCount("--parallel", 1), 1)
-    .option("--resume <run>", "continue an interrupted run (folder or run id) without redoing finished items");
-  commonOptions(budgetedCacheOptions(command, config.defaults, "min(2^floor(log2(n/4)), max length)")).action(async (flags: LongBenchFlags) => {
-    const resumed = typeof flags.resume === "string" ? resumeRun<LongBenchOptions>(command, flags.resume, flags.results, TASK_FLAGS) : undefined;
-    const options = resumed?.options ?? longBenchOptions(flags, config);
-    const controller = interruptController();
-    await runLongBench(options, runSettings(flags, controller.signal), { datasetsDir: flags.datasetsDir }, resumed?.folder);
-    if (controller.signal.aborted) process.exitCode = 130;
-  });
+    .option("--parallel <n>", "items evaluated at once, each in its own context (memory permitting); without --threads the cores are shared out among them", parseCount("--parallel", 1), 1);
+  taskCommand(longBenchTask, command, (flags) => longBenchOptions(flags, config));
   return command.addCommand(oneLineErrors(scoreCommand()));
-}
-
-/** A saved run's tables, rebuilt from its records and the datasets its run.json names. */
-export function longBenchRunTables(folder: RunFolder): Table[] {
-  const { options, maxLength } = folder.manifest<{ options: LongBenchOptions; maxLength: number }>();
-  const tables = options.e ? longBenchETables : longBenchTables;
-  return tables(folder.id, folder.records<LongBenchRecord>(), options.datasets, loadLongBenchConfig(), [`max length ${maxLength} tokens`]);
 }
 
 /** The run's options from the flags: a --data file names its own dataset; --e keeps to the datasets LongBench-E has. */
 function longBenchOptions(flags: LongBenchFlags, config: LongBenchConfig): LongBenchOptions {
   const e = flags.e === true;
-  const source = flags.data !== undefined ? resolve(flags.data) : "longbench";
-  const local = flags.data !== undefined && existsSync(source) ? statSync(source) : undefined;
+  const data = flags.data as string | undefined;
+  const source = data !== undefined ? resolve(data) : "longbench";
+  const local = data !== undefined && existsSync(source) ? statSync(source) : undefined;
   let datasets: string[];
   if (local?.isFile() && !source.endsWith(".zip")) {
     const own = datasetOfFile(source);
-    datasets = flags.datasets !== undefined ? parseDatasetList(flags.datasets, config) : Object.hasOwn(config.datasets, own.dataset) ? [own.dataset] : [];
-    if (datasets.length !== 1) throw new UsageError(`--data ${flags.data} is one file: name its dataset with --datasets (one of ${Object.keys(config.datasets).join(", ")})`);
+    datasets = flags.datasets !== undefined ? parseDatasetList(String(flags.datasets), config) : Object.hasOwn(config.datasets, own.dataset) ? [own.dataset] : [];
+    if (datasets.length !== 1) throw new UsageError(`--data ${data} is one file: name its dataset with --datasets (one of ${Object.keys(config.datasets).join(", ")})`);
   } else if (flags.datasets === undefined && local?.isDirectory()) {
     datasets = datasetsInFolder(source, e, config);
-    if (datasets.length === 0) throw new UsageError(`--data ${flags.data}: no LongBench ${e ? "DATASET_e" : "DATASET"}.jsonl[.xz|.zst] files in the folder`);
-  } else datasets = parseDatasetList(flags.datasets ?? (e ? "e" : "all"), config);
+    if (datasets.length === 0) throw new UsageError(`--data ${data}: no LongBench ${e ? "DATASET_e" : "DATASET"}.jsonl[.xz|.zst] files in the folder`);
+  } else datasets = parseDatasetList(flags.datasets !== undefined ? String(flags.datasets) : e ? "e" : "all", config);
   const withoutE = datasets.filter((dataset) => !config.datasets[dataset]!.e);
   if (e && withoutE.length > 0) throw new UsageError(`--e: LongBench-E has no ${withoutE.join(", ")}`);
   return {
     source,
     datasets,
     e,
-    samples: flags.samples,
-    ...budgetedCacheSettings(flags),
-    maxLength: flags.maxLength,
-    parallel: flags.parallel,
+    samples: flags.samples as number | undefined,
+    ...budgetedCacheValues(flags),
+    maxLength: flags.maxLength as number | undefined,
+    parallel: flags.parallel as number,
     model: flags.model ?? DEFAULT_MODEL,
   };
 }

@@ -8,7 +8,8 @@ import { SYNTH_TYPES, vocabularyFile, writeSyntheticModel, type SynthType } from
 import { render } from "../printers/index.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../printers/table.js";
 import { oneLineErrors } from "./common.js";
-import { parseChoice, parseCount, parseLength } from "./parse.js";
+import { parseChoice, parseCount } from "./parse.js";
+import { parseLength } from "../util/lengths.js";
 
 const GIB = 2 ** 30;
 

@@ -1,19 +1,5 @@
 import { UsageError } from "../errors.js";
 
-const SUFFIXES: Record<string, number> = { "": 1, k: 1024, m: 1024 * 1024 };
-
-/** `4K` → 4096, `1M` → 1048576, `1048576` → 1048576 (binary multiples, as token counts in the paper). */
-export function parseLength(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$/.exec(text);
-  const value = match ? Number(match[1]) * SUFFIXES[match[2]!.toLowerCase()]! : Number.NaN;
-  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`malformed length '${text}' (use e.g. 4K, 32K, 1M or 1048576)`);
-  return value;
-}
-
-export function parseLengths(text: string): number[] {
-  return unique(text.split(",").map(parseLength));
-}
-
 export function parseDepths(text: string): number[] {
   return unique(
     text.split(",").map((part) => {
@@ -39,13 +25,6 @@ export function parseChoice<T extends string>(name: string, choices: readonly T[
     if (!(choices as readonly string[]).includes(text)) throw new UsageError(`${name} must be one of ${choices.join(", ")}, got '${text}'`);
     return text as T;
   };
-}
-
-/** 4096 → "4K", 1048576 → "1M", 1000 → "1000". */
-export function formatLength(tokens: number): string {
-  if (tokens % (1024 * 1024) === 0) return `${tokens / (1024 * 1024)}M`;
-  if (tokens % 1024 === 0) return `${tokens / 1024}K`;
-  return String(tokens);
 }
 
 function unique<T>(values: T[]): T[] {

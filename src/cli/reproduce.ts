@@ -25,7 +25,7 @@ export function reproduceCommand(): Command {
   return new Command("reproduce")
     .description("the paper's experiments (passkey, pg19, longbench, booksum or all) as runs, with a report of tables, figures and checks")
     .argument("[preset]", "passkey, pg19, longbench, booksum or all (not with --resume)")
-    .addOption(new Option("--scale <scale>", "paper: the paper's settings; ci: shrunk to run on 2 CPU cores with the default model, on ../shared/data").default("paper").argParser(parseChoice("--scale", SCALES)))
+    .addOption(new Option("--scale <scale>", "paper: the paper's settings; ci: shrunk to run on 2 CPU cores with the default model, on the fixtures ($CASCADE_EVAL_FIXTURES/data, default ../shared/data)").default("paper").argParser(parseChoice("--scale", SCALES)))
     .option("--model <path|uri>", "GGUF file or model URI for every run (default: the embedded model)")
     .addOption(new Option("--gpu <kind>", "auto, cuda, vulkan or cpu").default("auto").argParser(parseChoice("--gpu", GPU_CHOICES)))
     .option("--threads <n>", "CPU threads (default: physical cores)", parseCount("--threads", 1))

@@ -1,15 +1,15 @@
-import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaModel, Token } from "node-llama-cpp";
 import { UsageError } from "../errors.js";
 import type { CachePolicy } from "../policies/policy.js";
-import { openLlama, physicalCoreCount, takeLlamaError, type GpuChoice } from "./llama.js";
+import { Random } from "../util/random.js";
+import { ContextPool } from "./context-pool.js";
+import { buildInfo, memoryUsage, modelShape, type BuildInfo, type HardwareInfo, type KvCacheType, type MemoryUsage } from "./engine-info.js";
+import { activeExtensions, evictionPath, setAttentionScores, setDecodeTimings } from "./extension-runtime.js";
+import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
+import { openLlama, physicalCoreCount } from "./llama.js";
+import type { GpuChoice } from "./llama.js";
 import { describeModel, loadModel, modelSha256, readModelMetadata, resolveModelPath, type ModelInfo } from "./model.js";
 import { ContextShiftError, PolicyStream } from "./stream.js";
-import { activeExtensions, evictionPath, setAttentionScores, setDecodeTimings, type EvictionPath } from "./extensions.js";
-import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
-import { Rng } from "../util/rng.js";
-import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 
 export interface EngineOptions {
   /** A GGUF path or a model URI node-llama-cpp resolves (`hf:…`, URLs). */
@@ -29,55 +29,6 @@ export interface EngineOptions {
   decodeTimings?: boolean;
 }
 
-export interface HardwareInfo {
-  gpu: string | false;
-  threads: number;
-  llamaCppRelease: string;
-  flashAttention: boolean;
-  /** Why flash attention is off on a GPU by default (see defaultFlashAttention). */
-  flashAttentionNote?: string;
-  /** Set when the engine turned llama.cpp's CUDA graphs off (see cudaGraphsOffReason). */
-  cudaGraphsNote?: string;
-  /** cascade-eval extensions found in the loaded binaries, and the eviction path streams take. */
-  extensions: string[];
-  eviction: EvictionPath;
-  /** Whether llama.cpp measures attention for the policies that rank tokens by it (the attention-scores extension). */
-  attentionScores: boolean;
-  /** Whether streams time the phases of llama.cpp's decode (decode-timings extension, asked for). */
-  decodeTimings: boolean;
-  /** Whether llama.cpp's KV cache takes the faster host code (host-fast-path extension; CASCADE_EVAL_EXTENSIONS=off: no). */
-  hostFastPath: boolean;
-}
-
-export type KvCacheType = "F16" | "F32";
-
-/** llama_ftype names of general.file_type (the common ones). */
-const FILE_TYPES: Record<number, string> = { 0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 12: "Q3_K_M", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16" };
-
-function fileTypeName(value: unknown): string {
-  return typeof value === "number" ? (FILE_TYPES[value] ?? `type ${value}`) : "not stated";
-}
-
-function nodeLlamaCppVersion(): string {
-  return (JSON.parse(readFileSync(join(nodeLlamaCppRoot(), "package.json"), "utf8")) as { version: string }).version;
-}
-
-/** What a speed measurement says about the machine and the binaries that produced it. */
-export interface BuildInfo {
-  gpuDevices: string[];
-  vramTotalBytes: number | null;
-  llamaCpp: { repo: string; release: string };
-  binaries: "localBuild" | "prebuilt";
-  nodeLlamaCppVersion: string;
-  kvCacheTypes: { key: KvCacheType; value: KvCacheType };
-}
-
-/** Memory in use now: the GPU's (every process on it; null without a GPU) and this process's resident set. */
-export interface MemoryUsage {
-  vramUsedBytes: number | null;
-  hostRssBytes: number;
-}
-
 export interface StreamRequest {
   policy: CachePolicy;
   stride: number;
@@ -85,20 +36,9 @@ export interface StreamRequest {
   totalTokens: number;
 }
 
-/**
- * Idle contexts kept for reuse beyond the ones in use: a run alternates between a few cache sizes, and allocating a
- * KV cache is slow. Streams open at the same time each get their own context.
- */
-const IDLE_CONTEXTS_KEPT = 2;
-
 /** The only code that talks to node-llama-cpp: loads the model and hands out policy-driven token streams. */
 export class Engine {
-  /**
-   * Contexts no stream uses, least recently used first, with the size they were asked for (node-llama-cpp rounds
-   * the size it reports up to a multiple of 256).
-   */
-  private readonly idle: { size: number; batch: number; context: LlamaContext }[] = [];
-  private readonly inUse = new Map<LlamaContext, { size: number; batch: number }>();
+  private readonly contexts: ContextPool;
   /** The vocabulary without special tokens, listed on the first `sampleTokens`. */
   private ordinaryTokens: number[] | undefined;
 
@@ -108,7 +48,9 @@ export class Engine {
     readonly modelInfo: ModelInfo,
     readonly hardware: HardwareInfo,
     private readonly kvCacheType: KvCacheType,
-  ) {}
+  ) {
+    this.contexts = new ContextPool(model, { threads: hardware.threads, flashAttention: hardware.flashAttention, kvCacheType });
+  }
 
   static async open(options: EngineOptions): Promise<Engine> {
     const path = await resolveModelPath(options.model, options.modelsDirectory);
@@ -221,7 +163,7 @@ export class Engine {
     this.validate(request);
     const scores = this.measuresAttention(request.policy);
     const size = Engine.contextSizeFor(request);
-    const context = await this.contextOfSize(size, this.contextBatchSize(size, request.stride, scores));
+    const context = await this.contexts.acquire(size, this.contextBatchSize(size, request.stride, scores));
     // contexts are reused: a policy without scores turns the measurement off again
     setAttentionScores(context, scores ? request.policy.attentionDecay : undefined);
     setDecodeTimings(context, this.hardware.decodeTimings);
@@ -239,82 +181,26 @@ export class Engine {
   async closeStream(stream: PolicyStream): Promise<void> {
     const context = stream.context;
     await stream.dispose();
-    this.idle.push({ ...this.inUse.get(context)!, context });
-    this.inUse.delete(context);
-    while (this.idle.length > IDLE_CONTEXTS_KEPT) await this.idle.shift()!.context.dispose();
-  }
-
-  /** An idle context of exactly `size` cells and `batch` (so that results never depend on what ran before), or a new one. */
-  private async contextOfSize(size: number, batch: number): Promise<LlamaContext> {
-    const index = this.idle.findIndex((entry) => entry.size === size && entry.batch === batch);
-    const context = index >= 0 ? this.idle.splice(index, 1)[0]!.context : await this.createContext(size, batch);
-    this.inUse.set(context, { size, batch });
-    return context;
-  }
-
-  private async createContext(size: number, batch: number): Promise<LlamaContext> {
-    // Room first: the least recently used idle contexts go before a new KV cache is allocated.
-    while (this.idle.length > 0 && this.idle.length + this.inUse.size >= IDLE_CONTEXTS_KEPT) await this.idle.shift()!.context.dispose();
-    try {
-      const context = await this.model.createContext({
-        contextSize: size,
-        sequences: 1,
-        threads: this.hardware.threads,
-        batchSize: batch,
-        swaFullCache: true,
-        flashAttention: this.hardware.flashAttention,
-        experimentalKvCacheKeyType: this.kvCacheType,
-        experimentalKvCacheValueType: this.kvCacheType,
-      });
-      return context;
-    } catch (error) {
-      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-      const cause = takeLlamaError();
-      throw new UsageError(`cannot create a context of ${size} tokens: ${reason}${cause ? ` (llama.cpp: ${cause})` : ""}`);
-    }
+    await this.contexts.release(context);
   }
 
   /** Frees the KV caches of idle contexts (a benchmark measures memory with nothing left over from before). */
-  async disposeIdleContexts(): Promise<void> {
-    for (const { context } of this.idle.splice(0)) await context.dispose();
+  disposeIdleContexts(): Promise<void> {
+    return this.contexts.disposeIdle();
   }
 
-  async memoryUsage(): Promise<MemoryUsage> {
-    const hostRssBytes = process.memoryUsage.rss();
-    if (this.llama.gpu === false) return { vramUsedBytes: null, hostRssBytes };
-    return { vramUsedBytes: (await this.llama.getVramState()).used, hostRssBytes };
+  /** GPU and host memory in use now. */
+  memoryUsage(): Promise<MemoryUsage> {
+    return memoryUsage(this.llama);
   }
 
-  async buildInfo(): Promise<BuildInfo> {
-    const gpu = this.llama.gpu !== false;
-    return {
-      gpuDevices: gpu ? await this.llama.getGpuDeviceNames() : [],
-      vramTotalBytes: gpu ? (await this.llama.getVramState()).total : null,
-      llamaCpp: { ...this.llama.llamaCppRelease },
-      binaries: this.llama.buildType,
-      nodeLlamaCppVersion: nodeLlamaCppVersion(),
-      kvCacheTypes: { key: this.kvCacheType, value: this.kvCacheType },
-    };
+  buildInfo(): Promise<BuildInfo> {
+    return buildInfo(this.llama, this.kvCacheType);
   }
 
   /** Model hyper-parameters from the GGUF header, as a speed record names the shape. */
   modelShape(): Record<string, number | string> {
-    const metadata = this.model.fileInfo.metadata as unknown as Record<string, Record<string, unknown>>;
-    const architecture = this.modelInfo.architecture;
-    const section = (metadata[architecture] ?? {}) as Record<string, unknown>;
-    const attention = (section.attention ?? {}) as Record<string, unknown>;
-    const number = (value: unknown) => (typeof value === "number" ? value : Number.NaN);
-    return {
-      architecture,
-      layers: number(section.block_count),
-      embedding: number(section.embedding_length),
-      heads: number(attention.head_count),
-      kvHeads: number(attention.head_count_kv ?? attention.head_count),
-      feedForward: number(section.feed_forward_length),
-      vocabulary: this.modelInfo.vocabularySize,
-      trainedContext: this.modelInfo.trainContextSize,
-      fileType: fileTypeName((metadata.general ?? {}).file_type),
-    };
+    return modelShape(this.model, this.modelInfo);
   }
 
   /**
@@ -326,14 +212,12 @@ export class Engine {
       this.ordinaryTokens = [];
       for (let token = 0; token < this.modelInfo.vocabularySize; token++) if (!this.model.isSpecialToken(token as Token)) this.ordinaryTokens.push(token);
     }
-    const rng = new Rng(seed);
+    const rng = new Random(seed);
     return Array.from({ length: count }, () => rng.pick(this.ordinaryTokens!));
   }
 
   async close(): Promise<void> {
-    for (const context of [...this.idle.map((entry) => entry.context), ...this.inUse.keys()]) await context.dispose();
-    this.idle.length = 0;
-    this.inUse.clear();
+    await this.contexts.disposeAll();
     await this.model.dispose();
     await this.llama.dispose();
   }

@@ -1,6 +1,6 @@
 import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { CachePolicy } from "../policies/policy.js";
-import { decodeTimings, discardQueuedEviction, evictBatched, queueEviction, takeAttention, takeQueuedEviction, type EvictionPath } from "./extensions.js";
+import { decodeTimings, discardQueuedEviction, evictBatched, queueEviction, takeAttention, takeQueuedEviction, type EvictionPath } from "./extension-runtime.js";
 
 /** Said once per process: llama.cpp declined the batched eviction (a memory other than the unified KV cache). */
 let declineNoted = false;
@@ -57,7 +57,7 @@ export class ContextShiftError extends Error {
 
 /**
  * One token stream through a bounded cache: chunks of `stride` tokens are evaluated, then the policy decides
- * which tokens leave and the engine removes them, compacting the positions of the kept tokens (PROTOCOLS §1), in
+ * which tokens leave and the engine removes them, compacting the positions of the kept tokens (docs/protocols.md §1), in
  * one call: the batched-eviction extension where the binaries have it, else node-llama-cpp's
  * `eraseContextTokenRanges`. A policy that needs nothing from the chunk (no attention) decides before it where the
  * binaries can evict inside the decode (eviction-in-decode): llama.cpp then removes the tokens while the GPU still

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 
-import { hash32, Xoshiro128 } from "./prng.js";
+import { hash32, Random } from "../util/random.js";
 import { headDimension, llama3RopeFactors, type ModelShape, type VocabularyName } from "./shapes.js";
 import { hyperParameterKvs } from "./tiny-model.js";
 import { extractFromLlamaCppBundle, readTokenizerMetadata } from "./tokenizer.js";
@@ -63,7 +63,7 @@ class WeightPool {
   bytes(type: GgmlType): Uint8Array {
     let pool = this.encoded.get(type);
     if (pool === undefined) {
-      const rng = new Xoshiro128(this.seed, "synthetic-weights");
+      const rng = new Random(this.seed, "synthetic-weights");
       const values = Float32Array.from({ length: POOL_VALUES }, () => rng.normal() * WEIGHT_STD);
       pool = new Uint8Array(tensorByteSize(type, [POOL_VALUES]));
       TENSOR_ENCODERS[type]!.encode(values, pool);

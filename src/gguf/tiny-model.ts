@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import { Xoshiro128 } from "./prng.js";
+import { Random } from "../util/random.js";
 import { LLAMA_SPM_VOCAB, extractFromLlamaCppBundle, readTokenizerMetadata } from "./tokenizer.js";
 import { GgmlType, GgufValueType, gguf, kv, type GgufKv } from "./types.js";
 import { writeGguf, type GgufTensorData, type GgufTensorSpec, type GgufWriteResult } from "./writer.js";
@@ -73,10 +73,10 @@ const LLAMA_FTYPE_ALL_F32 = 0;
 const LLAMA_FTYPE_MOSTLY_F16 = 1;
 
 function randomNormal(seed: number, name: string, std: number): (out: Float32Array, start: number) => void {
-  let rng: Xoshiro128 | undefined;
+  let rng: Random | undefined;
   let next = 0;
   return (out, start) => {
-    if (start === 0) rng = new Xoshiro128(seed, name);
+    if (start === 0) rng = new Random(seed, name);
     if (rng === undefined || start !== next) throw new Error(`${name}: chunks must be requested in order`);
     for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std;
     next = start + out.length;

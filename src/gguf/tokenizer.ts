@@ -7,10 +7,10 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, open, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
+import { nodeLlamaCppRoot } from "../util/paths.js";
 import { readGgufHeader } from "./reader.js";
 import type { GgufKv } from "./types.js";
 
@@ -40,18 +40,6 @@ export async function readTokenizerMetadata(path: string): Promise<GgufKv[]> {
   const kvs = info.metadata.filter((m) => m.key.startsWith("tokenizer."));
   if (!kvs.some((m) => m.key === "tokenizer.ggml.model")) throw new Error(`${path} has no tokenizer (tokenizer.ggml.model)`);
   return kvs;
-}
-
-/** The root folder of the installed node-llama-cpp package. */
-export function nodeLlamaCppRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.resolve("node-llama-cpp")));
-  for (;;) {
-    const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && existsSync(join(dir, "llama"))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("cannot find the node-llama-cpp package folder");
-    dir = parent;
-  }
 }
 
 /** The git bundle of llama.cpp's source that node-llama-cpp ships (`llama/gitRelease.bundle`). */

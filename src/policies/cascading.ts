@@ -1,6 +1,8 @@
-import type { CachePolicy, ChunkAttention, PolicyConfig } from "./policy.js";
+import { UsageError } from "../errors.js";
+import { CASCADES, SINKS, WINDOW } from "./parameters.js";
+import type { CachePolicy, ChunkAttention, PolicyConfig, PolicyDefinition, PolicyRecord } from "./policy.js";
 
-/** β of the attention moving average (PROTOCOLS §1). */
+/** β of the attention moving average (docs/protocols.md §1). */
 export const CASCADING_ATTENTION_DECAY = 0.9999;
 
 export interface CascadingOptions {
@@ -9,7 +11,7 @@ export interface CascadingOptions {
 }
 
 /**
- * The Cascading KV Cache (PROTOCOLS §1): `sinks` plus `cascades` sub-caches of `window / cascades` slots, the
+ * The Cascading KV Cache (docs/protocols.md §1): `sinks` plus `cascades` sub-caches of `window / cascades` slots, the
  * sub-cache i accepting every 2^i-th token once the cache is full.
  *
  * During a chunk every cached token is named by its position in the cache after the append; the sub-caches are
@@ -167,3 +169,32 @@ export class CascadingPolicy implements CachePolicy {
     this.spareStreamIndices = new Float64Array(size);
   }
 }
+
+/** With window >= 1, divisibility also guarantees at least one slot per sub-cache. */
+function validateLayout(config: PolicyConfig): void {
+  if (config.window % config.cascades !== 0) throw new UsageError(`--window ${config.window} is not divisible by --cascades ${config.cascades}`);
+}
+
+const layout = (record: PolicyRecord) => `${record.cascades} cascades${record.scores ? "" : " (strided)"}`;
+
+/** The paper's method: sub-caches ranked by attention where llama.cpp measures it (strided elsewhere). */
+export const cascading: PolicyDefinition = {
+  name: "cascading",
+  description: "the Cascading KV Cache: sinks plus sub-caches that keep ever sparser older tokens, ranked by attention where llama.cpp measures it",
+  parameters: [SINKS, WINDOW, CASCADES],
+  bounded: true,
+  signals: ["attention-scores"],
+  validate: validateLayout,
+  create: (config) => new CascadingPolicy(config),
+  describe: (record) => `${record.sinks} sinks + ${record.window} window in ${record.cascades} cascades${record.scores ? " (attention scores)" : " (strided)"}, stride ${record.stride}`,
+  describeLayout: (record) => `, ${layout(record)}`,
+};
+
+/** The same cascade that never asks for scores: every comparison ties, so each sub-cache keeps its stride. */
+export const cascadingStrided: PolicyDefinition = {
+  ...cascading,
+  name: "cascading-strided",
+  description: "the Cascading KV Cache without attention scores: each sub-cache keeps every 2^i-th token (ties always go to the newer one)",
+  signals: [],
+  create: (config) => new CascadingPolicy(config, { useScores: false }),
+};

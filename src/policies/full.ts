@@ -1,4 +1,4 @@
-import type { CachePolicy, PolicyConfig } from "./policy.js";
+import type { CachePolicy, PolicyConfig, PolicyDefinition } from "./policy.js";
 
 /** The quadratic baseline: every token stays, so the context must hold the whole stream. */
 export class FullPolicy implements CachePolicy {
@@ -21,3 +21,13 @@ export class FullPolicy implements CachePolicy {
     return Array.from({ length: this.streamLength }, (_, k) => k + 1);
   }
 }
+
+export const full: PolicyDefinition = {
+  name: "full",
+  description: "the full cache: every token stays (the quadratic baseline; the context must hold the whole stream)",
+  parameters: [],
+  bounded: false,
+  signals: [],
+  create: (config) => new FullPolicy(config),
+  describe: () => "full cache",
+};

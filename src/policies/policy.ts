@@ -1,31 +1,51 @@
 /**
- * A cache policy decides which tokens stay in a bounded KV cache (PROTOCOLS §1). Policies are pure: they see
- * only counts and optional importance scores, never llama.cpp; the engine applies their decisions.
+ * A cache policy decides which tokens stay in a bounded KV cache (docs/protocols.md §1). Policies are pure: they
+ * see only counts and optional importance scores, never llama.cpp; the engine applies their decisions.
  *
  * The cache always holds tokens in stream order, so a token is named by its position in the cache.
+ *
+ * Each policy is one module exporting a `PolicyDefinition` (what it is, which parameters it reads, what signals it
+ * needs) and the registry (`registry.ts`) lists them; everything else (the CLI's flags, validation, tables) is
+ * derived from the definitions.
  */
 
-/**
- * The policies the CLI knows, in the order tables list them. `cascading` ranks tokens by attention where llama.cpp
- * measures it (the attention-scores extension) and is strided elsewhere; `cascading-strided` never uses scores.
- */
-export const POLICY_NAMES = ["full", "sink-window", "cascading-strided", "cascading"] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
+/** A policy's name as the CLI, the run folders and the tables spell it; one of the registry's. */
+export type PolicyName = string;
 
-/** Whether the policy is a cascade of sub-caches (its `cascades` counts). */
-export function isCascading(name: PolicyName): boolean {
-  return name === "cascading" || name === "cascading-strided";
+/** What a policy can ask the engine to measure for it. */
+export type Signal = "attention-scores";
+
+/** One numeric parameter of a policy: its key in the config and the records, and its CLI flag. */
+export interface PolicyParameter {
+  readonly key: string;
+  readonly flag: string;
+  readonly help: string;
+  /** Smallest allowed value (every parameter is a whole number). */
+  readonly minimum: number;
+  /** The value where neither the command nor the task sets one. */
+  readonly default?: number;
 }
 
-/** Everything that determines a policy's decisions; recorded with every result. */
+/**
+ * Everything that determines a policy's decisions; recorded with every result. `sinks`, `window` and `cascades`
+ * are in every config (a policy that does not read one ignores it); a policy's own parameters join them by key.
+ */
 export interface PolicyConfig {
   name: PolicyName;
-  /** First tokens of the stream that are never evicted (ignored by `full`). */
+  /** First tokens of the stream that are never evicted. */
   sinks: number;
-  /** Tokens kept after the sinks (ignored by `full`). */
+  /** Tokens kept after the sinks. */
   window: number;
-  /** Number of sub-caches of `window / cascades` slots (cascading only; 1 equals sink-window). */
+  /** Number of sub-caches of `window / cascades` slots (1 equals sink-window). */
   cascades: number;
+  [parameter: string]: unknown;
+}
+
+/** Everything about the policy as it ran, so a record is meaningful on its own. */
+export interface PolicyRecord extends PolicyConfig {
+  stride: number;
+  /** Whether attention scores ranked tokens (false: the strided cascade, or a policy that needs none). */
+  scores: boolean;
 }
 
 /**
@@ -55,4 +75,25 @@ export interface CachePolicy {
    * `attention` is given when the backend can measure it; without it every token scores the same.
    */
   update(appended: number, attention?: ChunkAttention): number[];
+}
+
+/** A policy as the registry lists it: how to build it, and everything the CLI and the tables need to know. */
+export interface PolicyDefinition {
+  readonly name: PolicyName;
+  /** One line for `--help` and the docs. */
+  readonly description: string;
+  /** The parameters it reads, in the order its description names them. */
+  readonly parameters: readonly PolicyParameter[];
+  /** Whether the cache stays bounded (false: it grows with the stream, and must fit the model's context). */
+  readonly bounded: boolean;
+  /** What the engine measures for it where it can; without a signal the policy still runs (e.g. all scores tie). */
+  readonly signals: readonly Signal[];
+  /** Checks beyond each parameter's minimum; throws a UsageError naming the flags. */
+  validate?(config: PolicyConfig): void;
+  /** A fresh policy for one stream (the config is already validated). */
+  create(config: PolicyConfig): CachePolicy;
+  /** How tables name the policy as it ran. */
+  describe(record: PolicyRecord): string;
+  /** What a per-sample budget's description adds after the sinks (e.g. the cascades). */
+  describeLayout?(record: PolicyRecord): string;
 }

@@ -1,4 +1,5 @@
-import type { CachePolicy, PolicyConfig } from "./policy.js";
+import { SINKS, WINDOW } from "./parameters.js";
+import type { CachePolicy, PolicyConfig, PolicyDefinition } from "./policy.js";
 
 /** StreamingLLM: the first `sinks` tokens of the stream plus the last `window` tokens. */
 export class SinkWindowPolicy implements CachePolicy {
@@ -35,3 +36,13 @@ export class SinkWindowPolicy implements CachePolicy {
     return indices;
   }
 }
+
+export const sinkWindow: PolicyDefinition = {
+  name: "sink-window",
+  description: "StreamingLLM: the attention sinks plus a sliding window of the latest tokens",
+  parameters: [SINKS, WINDOW],
+  bounded: true,
+  signals: [],
+  create: (config) => new SinkWindowPolicy(config),
+  describe: (record) => `${record.sinks} sinks + ${record.window} window, stride ${record.stride}`,
+};

@@ -1,12 +1,13 @@
 /**
- * The reproduction's report: per preset the paper's table layout with cascading − sink-window deltas, figures
+ * The reproduction's report: per preset the paper's table layout with method − baseline deltas (the policies
+ * tasks/reproduce.json compares: the paper's cascading against sink-window), figures
  * (passkey heat maps, perplexity curves), every run's own tables, and the checks CI relies on (tables present,
  * numbers where numbers belong, the protocol's guaranteed orderings and equalities).
  */
 import { join } from "node:path";
-import { formatLength } from "../cli/parse.js";
+import { formatLength } from "../util/lengths.js";
 import { UsageError } from "../errors.js";
-import { tablesOfRuns } from "../cli/run-tables.js";
+import { tablesOfRuns } from "../tasks/registry.js";
 import { render } from "../printers/index.js";
 import type { Cell, Table } from "../printers/table.js";
 import { RunFolder } from "../results/run-folder.js";
@@ -39,7 +40,9 @@ interface Section {
 }
 
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-const BOUNDED = ["sink-window", "cascading"] as const;
+/** The policies the report compares (tasks/reproduce.json). */
+const { reference: FULL, baseline: BASELINE, method: METHOD } = loadReproduceConfig().compare;
+const COMPARED = [BASELINE, METHOD];
 
 /** A table's numeric columns must hold finite numbers in every row. */
 function numbersCheck(table: Table, numericFrom: number): Check {
@@ -56,32 +59,32 @@ function passkeySection(steps: readonly { folder: RunFolder; cache: number }[]):
   const cells: HeatCell[] = [];
   const checks: Check[] = [];
   // Every step draws the same haystacks (same seed, same sample ids): the full cache of one serves them all.
-  const full = new Map(all.flatMap(({ records }) => records.filter((record) => record.policy.name === "full").map((record) => [record.sampleId, record.score] as const)));
+  const full = new Map(all.flatMap(({ records }) => records.filter((record) => record.policy.name === FULL).map((record) => [record.sampleId, record.score] as const)));
   for (const { cache, records } of all) {
     const byPolicy = (name: string) => records.filter((record) => record.policy.name === name);
-    for (const name of ["full", ...BOUNDED]) {
+    for (const name of [FULL, ...COMPARED]) {
       const group = byPolicy(name);
       if (group.length === 0) continue;
-      const panel = name === "full" ? "full cache" : `${name} · cache ${formatLength(cache)}`;
-      rows.push([name === "full" ? "all" : formatLength(cache), name, ...lengths.map((length) => accuracy(group.filter((record) => record.length === length))), accuracy(group)]);
+      const panel = name === FULL ? "full cache" : `${name} · cache ${formatLength(cache)}`;
+      rows.push([name === FULL ? "all" : formatLength(cache), name, ...lengths.map((length) => accuracy(group.filter((record) => record.length === length))), accuracy(group)]);
       for (const length of lengths)
         for (const depth of depths) {
           const value = accuracy(group.filter((record) => record.length === length && record.depthBin === depth));
           if (value !== null) cells.push({ panel, length: formatLength(length), depth: `≤${depth}`, accuracy: value });
         }
     }
-    const window = byPolicy("sink-window");
+    const window = byPolicy(BASELINE);
     if (window.length > 0)
-      rows.push([formatLength(cache), "Δ cascading − sink-window", ...lengths.map((length) => delta(accuracy(byPolicy("cascading").filter((r) => r.length === length)), accuracy(window.filter((r) => r.length === length)))), delta(accuracy(byPolicy("cascading")), accuracy(window))]);
-    // The sink-window cache ends with its last `window` tokens: a key before them (and a chunk) has been evicted.
+      rows.push([formatLength(cache), `Δ ${METHOD} − ${BASELINE}`, ...lengths.map((length) => delta(accuracy(byPolicy(METHOD).filter((r) => r.length === length)), accuracy(window.filter((r) => r.length === length)))), delta(accuracy(byPolicy(METHOD)), accuracy(window))]);
+    // The baseline (sink-window) cache ends with its last `window` tokens: a key before them (and a chunk) has been evicted.
     const outside = window.filter((record) => full.has(record.sampleId) && record.keyPosition < record.promptTokens - record.policy.window - record.policy.stride);
     if (full.size > 0) {
       const fullScore = accuracy(outside.map((record) => ({ ...record, score: full.get(record.sampleId)! })));
       const windowScore = accuracy(outside);
       checks.push({
-        name: `passkey cache ${formatLength(cache)}: full ≥ sink-window where the key left the window`,
+        name: `passkey cache ${formatLength(cache)}: ${FULL} ≥ ${BASELINE} where the key left the window`,
         passed: fullScore !== null && windowScore !== null && fullScore >= windowScore,
-        detail: `${outside.length} samples: full ${fullScore?.toFixed(1)}%, sink-window ${windowScore?.toFixed(1)}%`,
+        detail: `${outside.length} samples: ${FULL} ${fullScore?.toFixed(1)}%, ${BASELINE} ${windowScore?.toFixed(1)}%`,
       });
     }
   }
@@ -107,19 +110,19 @@ function pg19Section(steps: readonly { folder: RunFolder; cache: number; cascade
   const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<Pg19Record>() }));
   const of = (name: string, cache?: number, cascades?: number) =>
     runs.filter((run) => (cache === undefined || run.cache === cache) && (cascades === undefined || run.cascades === cascades)).flatMap((run) => run.records.filter((record) => record.policy.name === name));
-  const full = pooledPerplexity(of("full"));
+  const full = pooledPerplexity(of(FULL));
   const checks: Check[] = [];
   const rows = runs.map(({ cache, cascades }): Cell[] => {
-    const window = pooledPerplexity(of("sink-window", cache));
-    const cascading = pooledPerplexity(of("cascading", cache, cascades));
+    const window = pooledPerplexity(of(BASELINE, cache));
+    const cascading = pooledPerplexity(of(METHOD, cache, cascades));
     return [formatLength(cache), cascades, full, window, cascading, delta(cascading, window)];
   });
   for (const { cache, cascades } of runs.filter((run) => run.cascades === 1)) {
-    const window = new Map(of("sink-window", cache).map((record) => [record.bookId, record.nll]));
-    const single = of("cascading", cache, 1);
+    const window = new Map(of(BASELINE, cache).map((record) => [record.bookId, record.nll]));
+    const single = of(METHOD, cache, 1);
     const differing = single.filter((record) => window.get(record.bookId) !== record.nll);
     checks.push({
-      name: `pg19 window ${formatLength(cache)}: cascading with ${cascades} cascade equals sink-window exactly`,
+      name: `pg19 window ${formatLength(cache)}: ${METHOD} with ${cascades} cascade equals ${BASELINE} exactly`,
       passed: single.length > 0 && differing.length === 0 && single.every((record) => window.has(record.bookId)),
       detail: `${single.length} books, ${differing.length} with a different NLL`,
     });
@@ -127,10 +130,10 @@ function pg19Section(steps: readonly { folder: RunFolder; cache: number; cascade
   const points: CurvePoint[] = runs.flatMap(({ cache, cascades, records }) => {
     const { bin, curves } = perplexityCurves(records);
     return curves.flatMap(({ policy, values }) =>
-      values.flatMap((value, index) => (value === null ? [] : [{ series: policy === "full" ? "full" : `${policy} · ${formatLength(cache)}${policy === "cascading" ? ` × ${cascades}` : ""}`, position: (index + 1) * bin, perplexity: value }])),
+      values.flatMap((value, index) => (value === null ? [] : [{ series: policy === FULL ? FULL : `${policy} · ${formatLength(cache)}${policy === METHOD ? ` × ${cascades}` : ""}`, position: (index + 1) * bin, perplexity: value }])),
     );
   });
-  const table: Table = { title: "PG19 perplexity (pooled over books)", head: ["window", "cascades", "full", "sink-window", "cascading", "Δ cascading − sink-window"], rows, decimals: [undefined, 0, 2, 2, 2, 2] };
+  const table: Table = { title: "PG19 perplexity (pooled over books)", head: ["window", "cascades", FULL, BASELINE, METHOD, `Δ ${METHOD} − ${BASELINE}`], rows, decimals: [undefined, 0, 2, 2, 2, 2] };
   return { tables: [table], figures: [{ file: "pg19-perplexity.svg", caption: "PG19 perplexity against position, pooled over books", points }], checks: [numbersCheck(table, 1), ...checks] };
 }
 
@@ -138,17 +141,17 @@ function booksumSection(steps: readonly { folder: RunFolder; cascades: number }[
   const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<BooksumRecord>() }));
   const rouge = (records: readonly BooksumRecord[]) => (["rouge1", "rouge2", "rougeL"] as const).map((key) => (records.length === 0 ? null : 100 * mean(records.map((record) => record.rouge[key].fmeasure))));
   const rows: Cell[][] = runs.flatMap(({ cascades, records }) =>
-    ["full", ...BOUNDED].flatMap((name) => {
+    [FULL, ...COMPARED].flatMap((name) => {
       const group = records.filter((record) => record.policy.name === name);
-      return group.length === 0 ? [] : [[name === "cascading" ? `cascading × ${cascades}` : name, group.length, ...rouge(group)]];
+      return group.length === 0 ? [] : [[name === METHOD ? `${METHOD} × ${cascades}` : name, group.length, ...rouge(group)]];
     }),
   );
   const checks: Check[] = [];
-  const window = new Map(runs.flatMap(({ records }) => records.filter((record) => record.policy.name === "sink-window").map((record) => [record.row, record.summary] as const)));
+  const window = new Map(runs.flatMap(({ records }) => records.filter((record) => record.policy.name === BASELINE).map((record) => [record.row, record.summary] as const)));
   for (const { records } of runs.filter((run) => run.cascades === 1)) {
-    const single = records.filter((record) => record.policy.name === "cascading");
+    const single = records.filter((record) => record.policy.name === METHOD);
     const differing = single.filter((record) => window.get(record.row) !== record.summary);
-    checks.push({ name: "booksum: cascading with 1 cascade writes sink-window's summaries exactly", passed: single.length > 0 && differing.length === 0, detail: `${single.length} books, ${differing.length} different` });
+    checks.push({ name: `booksum: ${METHOD} with 1 cascade writes ${BASELINE}'s summaries exactly`, passed: single.length > 0 && differing.length === 0, detail: `${single.length} books, ${differing.length} different` });
   }
   const table: Table = { title: "BookSum ROUGE F (×100)", head: ["policy", "books", "ROUGE-1", "ROUGE-2", "ROUGE-L"], rows, decimals: [undefined, 0, 2, 2, 2] };
   return { tables: [table], figures: [], checks: [numbersCheck(table, 1), ...checks] };
@@ -158,11 +161,11 @@ function longbenchSection(steps: readonly { folder: RunFolder }[]): Section {
   const [scores] = tablesOfRuns(steps.map(({ folder }) => folder));
   if (scores === undefined) return { tables: [], figures: [], checks: [{ name: "longbench: a score table", passed: false, detail: "no table" }] };
   // The score table: dataset, metric, items (empty on average rows), then one score column per policy.
-  const [window, cascading] = ["sink-window", "cascading"].map((name) => scores.head.indexOf(name));
+  const [window, cascading] = [BASELINE, METHOD].map((name) => scores.head.indexOf(name));
   const withDelta: Table =
     window! < 0 || cascading! < 0
       ? scores
-      : { ...scores, title: "LongBench scores (×100) with cascading − sink-window", head: [...scores.head, "Δ"], rows: scores.rows.map((row) => [...row, delta(row[cascading!] as number | null, row[window!] as number | null)]), decimals: [...(scores.decimals ?? []), 2] };
+      : { ...scores, title: `LongBench scores (×100) with ${METHOD} − ${BASELINE}`, head: [...scores.head, "Δ"], rows: scores.rows.map((row) => [...row, delta(row[cascading!] as number | null, row[window!] as number | null)]), decimals: [...(scores.decimals ?? []), 2] };
   return { tables: [withDelta], figures: [], checks: [numbersCheck(withDelta, 3)] };
 }
 

@@ -5,11 +5,11 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { UsageError } from "../errors.js";
 import { readDocuments } from "../datasets/local.js";
 import { writeFileAtomic } from "../util/files.js";
-import { projectPath } from "../util/paths.js";
+import { fixturesPath, projectPath } from "../util/paths.js";
 import { loadReproduceConfig, type PresetName, type Scale, type Step } from "./presets.js";
 
 export interface ReproduceOptions {
@@ -51,13 +51,9 @@ export interface ReproductionManifest {
 export const MANIFEST = "reproduce.json";
 const BIN = projectPath("bin", "cascade-eval.js");
 
-/** Where ../shared/data is: $CASCADE_EVAL_SHARED_DATA, else beside the project. */
-function sharedData(): string {
-  return process.env.CASCADE_EVAL_SHARED_DATA ?? resolve(projectPath(), "..", "shared", "data");
-}
 
 function expand(arg: string, work: string): string {
-  return arg.replaceAll("{shared}", sharedData()).replaceAll("{work}", work);
+  return arg.replaceAll("{fixtures}", fixturesPath("data")).replaceAll("{work}", work);
 }
 
 /** The steps of the presets at a scale, with their command lines as they will run. */

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 
 /** The project root, found from this file's place in both `src/util` and `dist/src/util`. */
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -7,4 +8,25 @@ export const PROJECT_ROOT = here.includes("/dist/") ? join(here, "..", "..", "..
 
 export function projectPath(...parts: string[]): string {
   return join(PROJECT_ROOT, ...parts);
+}
+
+/**
+ * Third-party files the repository does not carry (LongBench's official files, stand-in books, a small real model),
+ * which the tests and the CI-scale reproduction read: under $CASCADE_EVAL_FIXTURES, else `../shared` beside the project.
+ */
+export function fixturesPath(...parts: string[]): string {
+  const root = process.env.CASCADE_EVAL_FIXTURES;
+  return join(root ? resolve(root) : join(PROJECT_ROOT, "..", "shared"), ...parts);
+}
+
+/** The root folder of the installed node-llama-cpp package. */
+export function nodeLlamaCppRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.resolve("node-llama-cpp")));
+  for (;;) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg) && existsSync(join(dir, "llama"))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("cannot find the node-llama-cpp package folder");
+    dir = parent;
+  }
 }

@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { halfPowerOfTwoBudget, heldOutRows } from "../../src/tasks/booksum/split.js";
+import { heldOutRows } from "../../src/tasks/booksum/split.js";
+import { halfPowerOfTwoBudget } from "../../src/tasks/cache-fit.js";
 
 test("the held-out split takes ceil(5%) distinct rows, in file order, the same every time", () => {
   const rows = heldOutRows(1000, 0.05, 0);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import type { BenchRecord } from "../../src/speed/tables.js";
+import type { BenchRecord } from "../../src/tasks/bench/tables.js";
 import { assertSucceeded, cli, completeLines, explain, onlyRunFolder, QUIET, removeTemporaryFolders, runFolders, startCli, tempFolder, waitForRecords } from "./helpers.js";
 
 const work = tempFolder();

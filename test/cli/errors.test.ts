@@ -6,7 +6,8 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cli, explain, QUIET, removeTemporaryFolders, runFolders, STORIES, tempFolder, DEFAULT_MODEL_PATH, type CliResult } from "./helpers.js";
+import { cli, explain, QUIET, removeTemporaryFolders, runFolders, STORIES, STORIES_FIXTURE, tempFolder, DEFAULT_MODEL_PATH, type CliResult } from "./helpers.js";
+import { needs } from "../fixtures.js";
 
 after(removeTemporaryFolders);
 
@@ -51,6 +52,8 @@ interface BadInput {
   name: string;
   args: string[];
   message: RegExp;
+  /** Fixtures the case reads (the real tiny model). */
+  fixtures?: string[];
 }
 
 const cases: BadInput[] = [
@@ -76,6 +79,7 @@ const cases: BadInput[] = [
     name: "model context too short for the cache",
     args: ["passkey", "--model", STORIES, "--len", "8K", "--window", "2048", "--stride", "512", "--policy", "sink-window"],
     message: /model context 2048 is too short for sink-window: --sinks 64 \+ --window 2048 \+ --stride 512 = 2624/,
+    fixtures: [STORIES_FIXTURE],
   },
   { name: "unknown flash-attention mode", args: ["pg19", "--flash-attention", "maybe"], message: /--flash-attention must be one of auto, on, off, got 'maybe'/ },
   { name: "unknown flag", args: ["passkey", "--bogus-flag"], message: /unknown option '--bogus-flag'/ },
@@ -104,26 +108,32 @@ function assertOneLineError(result: CliResult, message: RegExp): void {
   assert.equal(result.stdout, "", `unexpected stdout\n${explain(result)}`);
 }
 
-for (const { name, args, message } of cases) {
-  test(`bad input: ${name} → one line on stderr, non-zero exit`, { timeout: 60_000 }, async () => {
+for (const { name, args, message, fixtures = [] } of cases) {
+  test(`bad input: ${name} → one line on stderr, non-zero exit`, { skip: needs(...fixtures), timeout: 60_000 }, async () => {
     const results = tempFolder();
     const result = await cli([...args, "--results", results, ...(args[0] === "passkey" ? QUIET : [])], 60_000);
     assertOneLineError(result, message);
   });
 }
 
-test("bad input found before any work leaves no run folder behind", { timeout: 60_000 }, async () => {
-  // Each of these is rejected at a different stage: flag parsing, planning, model loading, and the
-  // check of the cache against the loaded model's context.
-  const stages: string[][] = [
-    ["passkey", "--len", "4Q"],
-    ["passkey", "--len", "2K", "--model", truncatedModel],
-    ["passkey", "--model", STORIES, "--len", "8K", "--window", "2048", "--stride", "512", "--policy", "sink-window"],
-  ];
+/** Runs each bad command line and checks that none left a run folder behind. */
+async function assertNoRunFolderLeft(stages: readonly string[][]): Promise<void> {
   for (const args of stages) {
     const results = tempFolder();
     const result = await cli([...args, "--results", results, ...QUIET], 60_000);
     assert.notEqual(result.code, 0, explain(result));
     assert.deepEqual(runFolders(results), [], `\`${args.join(" ")}\` failed but left a run folder\n${explain(result)}`);
   }
+}
+
+test("bad input found before any work leaves no run folder behind", { timeout: 60_000 }, async () => {
+  // Each of these is rejected at a different stage: flag parsing, planning, and model loading.
+  await assertNoRunFolderLeft([
+    ["passkey", "--len", "4Q"],
+    ["passkey", "--len", "2K", "--model", truncatedModel],
+  ]);
+});
+
+test("bad input found at the check of the cache against the loaded model's context leaves no run folder behind", { skip: needs(STORIES_FIXTURE), timeout: 60_000 }, async () => {
+  await assertNoRunFolderLeft([["passkey", "--model", STORIES, "--len", "8K", "--window", "2048", "--stride", "512", "--policy", "sink-window"]]);
 });

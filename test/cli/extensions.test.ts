@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { applyPatch, readExtensionsManifest } from "../../src/extensions/build.js";
+import { applyPatch } from "../../src/build/extensions-build.js";
+import { readExtensionsManifest } from "../../src/engine/extension-manifest.js";
 import { UsageError } from "../../src/errors.js";
 import { projectPath } from "../../src/util/paths.js";
 import { assertSucceeded, cli, removeTemporaryFolders, tempFolder } from "./helpers.js";

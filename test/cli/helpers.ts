@@ -6,10 +6,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import type { PasskeyRecord } from "../../src/tasks/passkey/record.js";
+import { fixture } from "../fixtures.js";
 
 export type { PasskeyRecord };
 
@@ -18,10 +19,12 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 export const ROOT = here.includes("/dist/") ? resolve(here, "..", "..", "..") : resolve(here, "..", "..");
 export const BIN = join(ROOT, "bin", "cascade-eval.js");
 
-/** The real tiny model, given as the user would type it from the repository root. */
-export const STORIES = "../shared/models/stories260K.gguf";
-/** Where records say it is: its real path (`../shared` may be a symbolic link). */
-export const STORIES_PATH = realpathSync(resolve(ROOT, STORIES));
+/** The real tiny model as a fixture (for `needs`): not in the repository, found through test/fixtures.ts. */
+export const STORIES_FIXTURE = "models/stories260K.gguf";
+/** The real tiny model, given as the user would type it from the repository root (a path relative to it). */
+export const STORIES = relative(ROOT, fixture(STORIES_FIXTURE));
+/** Where records say it is: its real path (the fixtures folder may be a symbolic link); as given when missing. */
+export const STORIES_PATH = existsSync(resolve(ROOT, STORIES)) ? realpathSync(resolve(ROOT, STORIES)) : resolve(ROOT, STORIES);
 /** The embedded default model (the probe model). */
 export const DEFAULT_MODEL_PATH = join(ROOT, "models", "probe-llama.gguf");
 

@@ -11,8 +11,11 @@ import { join } from "node:path";
 import { readDocuments } from "../../src/datasets/local.js";
 import type { Pg19Record } from "../../src/tasks/pg19/summary.js";
 import { assertSucceeded, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder, type CliResult } from "./helpers.js";
+import { fixture, needs } from "../fixtures.js";
 
-const TEST_BOOKS = "../shared/data/pg19/pg19-test-approx.jsonl.xz";
+/** Every test here runs on books cut from this file. */
+const TEST_BOOKS = fixture("data/pg19/pg19-test-approx.jsonl.xz");
+const SKIP = needs("data/pg19/pg19-test-approx.jsonl.xz");
 /** llama-perplexity on book 10146 with -c 2048 --chunks 8 (docs/llama-perplexity.md). */
 const LLAMA_PERPLEXITY_10146 = 61.3057;
 
@@ -24,6 +27,7 @@ const recordsOf = (folder: string): Pg19Record[] =>
   readFileSync(join(folder, "samples.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Pg19Record);
 
 before(async () => {
+  if (SKIP) return;
   fixtures = tempFolder();
   // Two books cut to ~12k characters (about 3,000 tokens) and one too short for the cache.
   const documents = await readDocuments(TEST_BOOKS);
@@ -40,7 +44,7 @@ before(async () => {
 
 after(removeTemporaryFolders);
 
-test("pg19 streams every book through each policy and prints perplexity per policy", () => {
+test("pg19 streams every book through each policy and prints perplexity per policy", { skip: SKIP }, () => {
   const { result, folder } = streamed;
   assert.match(result.stdout, /^PG19 perplexity$/m, explain(result));
   for (const policy of ["full", "sink-window", "cascading"]) assert.match(result.stdout, new RegExp(`^${policy}\\s`, "m"));
@@ -51,7 +55,7 @@ test("pg19 streams every book through each policy and prints perplexity per poli
   assert.match(readFileSync(join(folder, "curve.svg"), "utf8"), /<polyline[^>]*points="[\d.]+,[\d.]+ /);
 });
 
-test("records hold the sums the table is computed from, and each scores every token but the first", () => {
+test("records hold the sums the table is computed from, and each scores every token but the first", { skip: SKIP }, () => {
   const records = recordsOf(streamed.folder);
   assert.equal(records.length, 6);
   for (const record of records) {
@@ -70,7 +74,7 @@ test("records hold the sums the table is computed from, and each scores every to
   assert.ok(Math.abs(windowed.curve.nll[0]! - first!.curve.nll[0]!) < 1e-3 * first!.curve.nll[0]!);
 });
 
-test("table rebuilds a pg19 run's perplexities from its records", async () => {
+test("table rebuilds a pg19 run's perplexities from its records", { skip: SKIP }, async () => {
   const result = await cli(["table", streamed.folder, "--format", "json"]);
   assertSucceeded(result);
   const tables = JSON.parse(result.stdout) as { title: string; rows: Record<string, unknown>[] }[];
@@ -84,7 +88,7 @@ test("table rebuilds a pg19 run's perplexities from its records", async () => {
   assert.equal(overall.rows.length, 3);
 });
 
-test("--resume redoes only the missing book runs, and gets the same numbers", async () => {
+test("--resume redoes only the missing book runs, and gets the same numbers", { skip: SKIP }, async () => {
   const folder = join(tempFolder(), "resumed");
   cpSync(streamed.folder, folder, { recursive: true });
   const lines = readFileSync(join(folder, "samples.jsonl"), "utf8").trim().split("\n");
@@ -105,7 +109,7 @@ test("--resume redoes only the missing book runs, and gets the same numbers", as
   assert.match(refused.stderr, /drop --window/);
 });
 
-test("llama-perplexity chunking reproduces llama.cpp's figure on the same chunks within 0.1%", async () => {
+test("llama-perplexity chunking reproduces llama.cpp's figure on the same chunks within 0.1%", { skip: SKIP }, async () => {
   const documents = await readDocuments(TEST_BOOKS);
   const book = join(fixtures, "10146.jsonl");
   const first = documents.find((d) => d.id === "10146")!;
@@ -119,7 +123,7 @@ test("llama-perplexity chunking reproduces llama.cpp's figure on the same chunks
   assert.ok(Math.abs(perplexity / LLAMA_PERPLEXITY_10146 - 1) < 0.001, `${perplexity} vs llama-perplexity ${LLAMA_PERPLEXITY_10146}`);
 });
 
-test("bad pg19 inputs are one-line errors with exit code 2", async () => {
+test("bad pg19 inputs are one-line errors with exit code 2", { skip: SKIP }, async () => {
   const cases: [string[], RegExp][] = [
     [["--data", join(fixtures, "missing.jsonl")], /no such file or folder/],
     [["--data", books, "--chunking", "llama-perplexity", "--policy", "full,sink-window"], /use --policy full/],

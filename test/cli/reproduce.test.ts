@@ -8,12 +8,17 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { assertSucceeded, cli, explain, removeTemporaryFolders, startCli, tempFolder } from "./helpers.js";
+import { needs } from "../fixtures.js";
 
 after(removeTemporaryFolders);
 
+/** The local files the presets' ci steps read ({fixtures} in tasks/reproduce.json). */
+const LONGBENCH_CI = "data/longbench/multi_news.jsonl.xz";
+const BOOKSUM_CI = "data/pg19/pg19-standin-100.jsonl.xz";
+
 const manifestOf = (work: string) => JSON.parse(readFileSync(join(work, "reproduce.json"), "utf8")) as { steps: { id: string; status: string; run?: string }[] };
 
-test("reproduce longbench --scale ci: the run, the report on stdout and in report.md, every check passing", async () => {
+test("reproduce longbench --scale ci: the run, the report on stdout and in report.md, every check passing", { skip: needs(LONGBENCH_CI) }, async () => {
   const results = tempFolder();
   const result = await cli(["reproduce", "longbench", "--scale", "ci", "--threads", "1", "--no-progress", "--results", results]);
   assertSucceeded(result);
@@ -32,13 +37,16 @@ test("reproduce longbench --scale ci: the run, the report on stdout and in repor
   assert.deepEqual(manifestOf(work).steps.map((step) => [step.id, step.status]), [["paper-datasets", "done"]]);
 });
 
-test("an interrupted reproduction keeps its finished steps; --resume runs the rest and writes the report", async () => {
+test("an interrupted reproduction keeps its finished steps; --resume runs the rest and writes the report", { skip: needs(BOOKSUM_CI) }, async () => {
   const results = tempFolder();
   const running = startCli(["reproduce", "booksum", "--scale", "ci", "--threads", "1", "--no-progress", "--results", results]);
+  let exited = false;
+  void running.done.then(() => (exited = true));
   const work = await (async () => {
     for (;;) {
       const [name] = existsSync(results) ? readdirSync(results) : [];
       if (name && existsSync(join(results, name, "runs")) && readdirSync(join(results, name, "runs")).length > 0) return join(results, name);
+      if (exited) assert.fail(`the reproduction exited before its first run started\n${explain(await running.done)}`);
       await new Promise((wake) => setTimeout(wake, 50));
     }
   })();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { attentionScoresLine } from "../../src/engine/extensions.js";
+import { attentionScoresLine } from "../../src/engine/extension-runtime.js";
 
 test("a run says whether cascading gets measured attention, and why not when it does not", () => {
   assert.match(attentionScoresLine(true, true), /^attention scores: measured by llama\.cpp .* for cascading/);

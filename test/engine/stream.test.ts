@@ -3,19 +3,21 @@ import { after, before, test } from "node:test";
 import { getLlama, type Token } from "node-llama-cpp";
 import { Engine } from "../../src/engine/engine.js";
 import { ContextShiftError, toRanges } from "../../src/engine/stream.js";
-import { createPolicy } from "../../src/policies/index.js";
+import { createPolicy } from "../../src/policies/registry.js";
 import type { CachePolicy } from "../../src/policies/policy.js";
-import { projectPath } from "../../src/util/paths.js";
-import { Rng } from "../../src/util/rng.js";
+import { Random } from "../../src/util/random.js";
+import { fixture, needs } from "../fixtures.js";
 
-const STORIES = projectPath("..", "shared", "models", "stories260K.gguf");
+/** Every test here but the first streams through stories260K. */
+const STORIES = fixture("models/stories260K.gguf");
+const SKIP = needs("models/stories260K.gguf");
 let engine: Engine;
 
 before(async () => {
-  engine = await Engine.open({ model: STORIES, gpu: "cpu" });
+  if (!SKIP) engine = await Engine.open({ model: STORIES, gpu: "cpu" });
 });
 after(async () => {
-  await engine.close();
+  if (!SKIP) await engine.close();
 });
 
 const story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her dog.";
@@ -29,7 +31,7 @@ test("toRanges merges adjacent positions into half-open ranges", () => {
   ]);
 });
 
-test("log-probabilities from the logit filter equal node-llama-cpp's full probability map", async () => {
+test("log-probabilities from the logit filter equal node-llama-cpp's full probability map", { skip: SKIP }, async () => {
   const tokens = engine.tokenize(story, true);
   const stream = await engine.openStream({ policy: createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 }), stride: 8, totalTokens: tokens.length });
   const { logProbabilities } = await stream.feed(tokens, { logProbabilities: true });
@@ -55,8 +57,8 @@ test("log-probabilities from the logit filter equal node-llama-cpp's full probab
   await llama.dispose();
 });
 
-test("after every chunk the cache holds exactly what the policy retains, positions compacted", async () => {
-  const rng = new Rng(3);
+test("after every chunk the cache holds exactly what the policy retains, positions compacted", { skip: SKIP }, async () => {
+  const rng = new Random(3);
   const tokens = Array.from({ length: 700 }, () => rng.int(3, 511));
   for (const config of [
     { name: "sink-window", sinks: 4, window: 96, cascades: 1 },
@@ -80,7 +82,7 @@ test("after every chunk the cache holds exactly what the policy retains, positio
   }
 });
 
-test("greedy generation runs under the policy: one token per chunk, the cache stays bounded", async () => {
+test("greedy generation runs under the policy: one token per chunk, the cache stays bounded", { skip: SKIP }, async () => {
   const tokens = engine.tokenize(story.repeat(6), true);
   const policy = createPolicy({ name: "sink-window", sinks: 4, window: 64, cascades: 1 });
   const stream = await engine.openStream({ policy, stride: 32, totalTokens: tokens.length + 20 });
@@ -93,7 +95,7 @@ test("greedy generation runs under the policy: one token per chunk, the cache st
   await engine.closeStream(stream);
 });
 
-test("neverNext keeps tokens from being the first generated one; stopTokens ends generation after such a token", async () => {
+test("neverNext keeps tokens from being the first generated one; stopTokens ends generation after such a token", { skip: SKIP }, async () => {
   const tokens = engine.tokenize(story.repeat(2), true);
   const policy = createPolicy({ name: "full", sinks: 0, window: 0, cascades: 1 });
   const greedy = async (neverNext?: number[], stopTokens?: number[]) => {
@@ -111,7 +113,7 @@ test("neverNext keeps tokens from being the first generated one; stopTokens ends
   assert.deepEqual(stopped, free.slice(0, free.indexOf(free[3]!) + 1), "kept up to and including the stop token");
 });
 
-test("a closed stream's context serves the next stream of the same size; streams open together get their own", async () => {
+test("a closed stream's context serves the next stream of the same size; streams open together get their own", { skip: SKIP }, async () => {
   const request = () => ({ policy: createPolicy({ name: "sink-window", sinks: 4, window: 60, cascades: 1 }), stride: 30, totalTokens: 500 });
   const first = await engine.openStream(request());
   const used = first.context;
@@ -124,7 +126,7 @@ test("a closed stream's context serves the next stream of the same size; streams
   await engine.closeStream(beside);
 });
 
-test("a chunk that would make node-llama-cpp shift the context fails loudly instead", async () => {
+test("a chunk that would make node-llama-cpp shift the context fails loudly instead", { skip: SKIP }, async () => {
   const policy = createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 });
   const stream = await engine.openStream({ policy, stride: 64, totalTokens: 100 });
   const tokens = Array.from({ length: 400 }, (_, index) => 3 + (index % 500));
@@ -132,7 +134,7 @@ test("a chunk that would make node-llama-cpp shift the context fails loudly inst
   await engine.closeStream(stream);
 });
 
-test("requests the model cannot serve are refused before any work, with the flags named", () => {
+test("requests the model cannot serve are refused before any work, with the flags named", { skip: SKIP }, () => {
   assert.throws(
     () => engine.validate({ policy: createPolicy({ name: "sink-window", sinks: 64, window: 2048, cascades: 1 }), stride: 512, totalTokens: 9000 }),
     /model context 2048 is too short for sink-window: --sinks 64 \+ --window 2048 \+ --stride 512 = 2624/,
@@ -143,7 +145,7 @@ test("requests the model cannot serve are refused before any work, with the flag
   );
 });
 
-test("a full cache too long for its attention scores gets smaller batches, and says so", () => {
+test("a full cache too long for its attention scores gets smaller batches, and says so", { skip: SKIP }, () => {
   const policy = createPolicy({ name: "full", sinks: 0, window: 1, cascades: 1 });
   assert.deepEqual(engine.validate({ policy, stride: 512, totalTokens: 1000 }), []);
   const notes = engine.validate({ policy, stride: 512, totalTokens: 1 << 22 });
@@ -154,7 +156,7 @@ test("a full cache too long for its attention scores gets smaller batches, and s
   assert.equal(engine.contextBatchSize(1001, 512), 512);
 });
 
-test("cascading gets llama.cpp's attention in every chunk exactly when the binaries measure it; the other policies never ask", async () => {
+test("cascading gets llama.cpp's attention in every chunk exactly when the binaries measure it; the other policies never ask", { skip: SKIP }, async () => {
   const tokens = engine.sampleTokens(600, 5);
   for (const name of ["cascading", "sink-window", "cascading-strided"] as const) {
     const policy = createPolicy({ name, sinks: 4, window: 128, cascades: 4 });

@@ -8,10 +8,10 @@ import { Engine } from "../../src/engine/engine.js";
 import type { GpuChoice } from "../../src/engine/llama.js";
 import { CascadingPolicy } from "../../src/policies/cascading.js";
 import type { CachePolicy, ChunkAttention } from "../../src/policies/policy.js";
-import { projectPath } from "../../src/util/paths.js";
+import { fixture, needs } from "../fixtures.js";
 import { LlamaReference } from "./llama-reference.js";
 
-const STORIES = projectPath("..", "shared", "models", "stories260K.gguf");
+const STORIES = fixture("models/stories260K.gguf");
 const STRIDE = 64;
 const GPU = (process.env.CASCADE_EVAL_TEST_GPU ?? "cpu") as GpuChoice;
 
@@ -70,7 +70,7 @@ for (const { cache, flashAttention, bound } of [
   { cache: "F16", flashAttention: true, bound: 5e-3 },
   { cache: "F32", flashAttention: true, bound: 5e-3 },
 ] as const) {
-  test(`llama.cpp's attention per cached token equals a TypeScript forward pass within ${bound} (${cache} cache, flash attention ${flashAttention ? "on" : "off"}; 640 tokens, cascading 4+128, evictions between chunks)`, async () => {
+  test(`llama.cpp's attention per cached token equals a TypeScript forward pass within ${bound} (${cache} cache, flash attention ${flashAttention ? "on" : "off"}; 640 tokens, cascading 4+128, evictions between chunks)`, { skip: needs("models/stories260K.gguf") }, async () => {
     const { tokens, chunks, ranked, beta } = await measure(flashAttention, cache);
     const reference = await LlamaReference.load(STORIES, cache);
     assert.equal(ranked, true);

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import type { PolicyConfig } from "../../src/policies/policy.js";
+import { needs } from "../fixtures.js";
 
 interface Outcome {
   hostFastPath: boolean;
@@ -27,7 +28,7 @@ for (const policy of [
   { name: "cascading-strided", sinks: 4, window: 380, cascades: 4 },
 ] satisfies PolicyConfig[]) {
   for (const flashAttention of [false, true]) {
-    test(`host fast path gives llama.cpp's own results exactly: ${policy.name}, flash attention ${flashAttention ? "on" : "off"}`, () => {
+    test(`host fast path gives llama.cpp's own results exactly: ${policy.name}, flash attention ${flashAttention ? "on" : "off"}`, { skip: needs("models/stories260K.gguf") }, () => {
       const fast = probe(policy, flashAttention, false);
       const stock = probe(policy, flashAttention, true);
       assert.equal(fast.hostFastPath, true, "the loaded binaries carry host-fast-path (run `cascade-eval extensions build`)");

@@ -5,11 +5,13 @@
 import assert from "node:assert/strict";
 import { Engine } from "../../src/engine/engine.js";
 import type { PolicyStream } from "../../src/engine/stream.js";
-import { createPolicy } from "../../src/policies/index.js";
+import { createPolicy } from "../../src/policies/registry.js";
 import type { PolicyConfig } from "../../src/policies/policy.js";
-import { projectPath } from "../../src/util/paths.js";
+import { fixture } from "../fixtures.js";
 
-const STORIES = projectPath("..", "shared", "models", "stories260K.gguf");
+/** The model every stream here runs on: a fixture, so the specs give their tests `{ skip: needs(STORIES_FIXTURE) }`. */
+export const STORIES_FIXTURE = "models/stories260K.gguf";
+const STORIES = fixture(STORIES_FIXTURE);
 
 export interface StreamOutcome {
   eviction: string;

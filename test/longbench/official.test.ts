@@ -1,5 +1,5 @@
 /**
- * The official scores: every run of ../shared/data/longbench-scoring/predictions.tar.xz that carries the result.json
+ * The official scores: every run of the fixture data/longbench-scoring/predictions.tar.xz that carries the result.json
  * of the unmodified official eval.py is scored again, and all 63 numbers must be equal. Then the CLI on one run.
  */
 import { after, before, test } from "node:test";
@@ -12,19 +12,25 @@ import { join } from "node:path";
 import { defaultMaxLength, loadLongBenchConfig, loadLongBenchDatasets } from "../../src/tasks/longbench/config.js";
 import { scoreFolder } from "../../src/tasks/longbench/score.js";
 import { cli, explain } from "../cli/helpers.js";
+import { fixture, needs } from "../fixtures.js";
 
-const ARCHIVE = "../shared/data/longbench-scoring/predictions.tar.xz";
+const ARCHIVE = "data/longbench-scoring/predictions.tar.xz";
+/** The scored runs of the official archive: the first two tests. */
+const SKIP_ARCHIVE = needs(ARCHIVE);
 let runs: string;
 
 before(() => {
+  if (SKIP_ARCHIVE) return;
   runs = mkdtempSync(join(tmpdir(), "cascade-eval-longbench-"));
-  execFileSync("tar", ["-xJf", ARCHIVE, "-C", runs]);
+  execFileSync("tar", ["-xJf", fixture(ARCHIVE), "-C", runs]);
 });
-after(() => rmSync(runs, { recursive: true, force: true }));
+after(() => {
+  if (!SKIP_ARCHIVE) rmSync(runs, { recursive: true, force: true });
+});
 
 const officialRuns = () => readdirSync(runs).filter((run) => existsSync(join(runs, run, "result.json")));
 
-test("our scorer reproduces all 63 official numbers of the three scored runs exactly", () => {
+test("our scorer reproduces all 63 official numbers of the three scored runs exactly", { skip: SKIP_ARCHIVE }, () => {
   assert.deepEqual(officialRuns().sort(), ["llama2-7b-chat-4k", "llama3-8b-instruct", "qwen3-8b"]);
   let compared = 0;
   for (const run of officialRuns()) {
@@ -39,7 +45,7 @@ test("our scorer reproduces all 63 official numbers of the three scored runs exa
   assert.equal(compared, 63);
 });
 
-test("longbench score writes result.json as eval.py does and prints the table; bad folders are one-line errors", async () => {
+test("longbench score writes result.json as eval.py does and prints the table; bad folders are one-line errors", { skip: SKIP_ARCHIVE }, async () => {
   const run = join(runs, "llama3-8b-instruct");
   const official = readFileSync(join(run, "result.json"), "utf8");
   rmSync(join(run, "result.json"));
@@ -61,24 +67,24 @@ test("longbench score writes result.json as eval.py does and prints the table; b
   }
 });
 
-test("tasks/longbench/datasets.json: the 21 datasets in official order, with the official max new tokens", () => {
-  const official = JSON.parse(readFileSync("../shared/data/longbench/dataset2maxlen.json", "utf8")) as Record<string, number>;
+test("tasks/longbench/datasets.json: the 21 datasets in official order, with the official max new tokens", { skip: needs("data/longbench/dataset2maxlen.json") }, () => {
+  const official = JSON.parse(readFileSync(fixture("data/longbench/dataset2maxlen.json"), "utf8")) as Record<string, number>;
   const ours = loadLongBenchDatasets();
   assert.deepEqual(Object.keys(ours), Object.keys(official));
   for (const [dataset, tokens] of Object.entries(official)) assert.equal(ours[dataset]!.maxNewTokens, tokens, dataset);
   const raw = Object.keys(ours).filter((dataset) => !ours[dataset]!.chat);
-  assert.deepEqual(raw, ["trec", "triviaqa", "samsum", "lsht", "lcc", "repobench-p"], "PROTOCOLS §4: no chat template for these six");
+  assert.deepEqual(raw, ["trec", "triviaqa", "samsum", "lsht", "lcc", "repobench-p"], "docs/protocols.md §4: no chat template for these six");
 });
 
-test("tasks/longbench/datasets.json: the prompt templates are the official dataset2prompt.json, character for character", () => {
-  const official = JSON.parse(readFileSync("../shared/data/longbench/dataset2prompt.json", "utf8")) as Record<string, string>;
+test("tasks/longbench/datasets.json: the prompt templates are the official dataset2prompt.json, character for character", { skip: needs("data/longbench/dataset2prompt.json") }, () => {
+  const official = JSON.parse(readFileSync(fixture("data/longbench/dataset2prompt.json"), "utf8")) as Record<string, string>;
   const ours = loadLongBenchDatasets();
   assert.deepEqual(Object.keys(ours), Object.keys(official));
   for (const [dataset, prompt] of Object.entries(official)) assert.equal(ours[dataset]!.prompt, prompt, dataset);
 });
 
-test("the default max length (trained context - generationReserve) is the rule behind every entry of model2maxlen.json", () => {
-  const official = JSON.parse(readFileSync("../shared/data/longbench/model2maxlen.json", "utf8")) as Record<string, number>;
+test("the default max length (trained context - generationReserve) is the rule behind every entry of model2maxlen.json", { skip: needs("data/longbench/model2maxlen.json") }, () => {
+  const official = JSON.parse(readFileSync(fixture("data/longbench/model2maxlen.json"), "utf8")) as Record<string, number>;
   const trained: Record<string, number> = { "4k": 4096, "8k": 8192, "16k": 16384, "32k": 32768, "chatglm2-6b": 32768 };
   const { generationReserve } = loadLongBenchConfig().defaults;
   for (const [model, maxLength] of Object.entries(official)) {

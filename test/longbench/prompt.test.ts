@@ -5,7 +5,9 @@ import { readFileSync } from "node:fs";
 
 import { readDocuments } from "../../src/datasets/local.js";
 import { UsageError } from "../../src/errors.js";
-import { fillTemplate, quarterPowerOfTwoBudget, truncateMiddle } from "../../src/tasks/longbench/prompt.js";
+import { fillTemplate, truncateMiddle } from "../../src/tasks/longbench/prompt.js";
+import { quarterPowerOfTwoBudget } from "../../src/tasks/cache-fit.js";
+import { fixture, needs } from "../fixtures.js";
 
 test("templates fill like Python's str.format: fields, doubled braces, values not parsed again", () => {
   assert.equal(fillTemplate("A {context} B {input}", { context: "c{x}", input: 7 }), "A c{x} B 7");
@@ -15,10 +17,13 @@ test("templates fill like Python's str.format: fields, doubled braces, values no
   assert.throws(() => fillTemplate("{0}", {}), UsageError);
 });
 
-test("every official template fills from a record of the shared multi_news file's schema", async () => {
-  const templates = JSON.parse(readFileSync("../shared/data/longbench/dataset2prompt.json", "utf8")) as Record<string, string>;
+const TEMPLATES = "data/longbench/dataset2prompt.json";
+const MULTI_NEWS = "data/longbench/multi_news.jsonl.xz";
+
+test("every official template fills from a record of the shared multi_news file's schema", { skip: needs(TEMPLATES, MULTI_NEWS) }, async () => {
+  const templates = JSON.parse(readFileSync(fixture(TEMPLATES), "utf8")) as Record<string, string>;
   assert.equal(Object.keys(templates).length, 21);
-  const [record] = await readDocuments("../shared/data/longbench/multi_news.jsonl.xz", { textField: "context" });
+  const [record] = await readDocuments(fixture(MULTI_NEWS), { textField: "context" });
   for (const [dataset, template] of Object.entries(templates)) {
     const prompt = fillTemplate(template, record!.fields);
     assert.ok(prompt.includes(record!.text), dataset);

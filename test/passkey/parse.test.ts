@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatLength, parseDepths, parseLength, parseLengths } from "../../src/cli/parse.js";
+import { parseDepths } from "../../src/cli/parse.js";
+import { formatLength, parseLength, parseLengths } from "../../src/util/lengths.js";
 import { cacheShape, type PasskeyOptions } from "../../src/tasks/passkey/run.js";
 import { loadPasskeyConfig } from "../../src/tasks/passkey/config.js";
 

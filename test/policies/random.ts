@@ -1,18 +1,13 @@
 /** Seeded randomness for the policy tests, so that a failing stream can be replayed from its seed. */
 import type { ChunkAttention } from "../../src/policies/policy.js";
+import { Random as SeededGenerator } from "../../src/util/random.js";
 
 export type Random = () => number;
 
-/** mulberry32: a small, well-mixed 32-bit generator; returns floats in [0, 1). */
+/** The project's own seeded generator as a function returning floats in [0, 1). */
 export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new SeededGenerator(seed, "policy-tests");
+  return () => generator.uniform();
 }
 
 /** Integer in [low, high]. */

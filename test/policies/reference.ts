@@ -1,5 +1,5 @@
 /**
- * Slow references for the policy tests, written from the text of PROTOCOLS §1 step by step with plain arrays,
+ * Slow references for the policy tests, written from the text of docs/protocols.md §1 step by step with plain arrays,
  * independently of the fast implementations in src/policies/.
  */
 import type { ChunkAttention } from "../../src/policies/policy.js";

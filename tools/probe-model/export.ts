@@ -16,7 +16,7 @@ import { f16BitsToF32 } from "../../src/gguf/f16.js";
 import { sha256File, withDefaultVocab, writeTinyLlama } from "../../src/gguf/tiny-model.js";
 import { GgmlType } from "../../src/gguf/types.js";
 import type { GgufTensorData } from "../../src/gguf/writer.js";
-import { createPolicy } from "../../src/policies/index.js";
+import { createPolicy } from "../../src/policies/registry.js";
 
 const { values } = parseArgs({
   options: {

@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 
 import { Engine } from "../../src/engine/engine.js";
-import { createPolicy } from "../../src/policies/index.js";
+import { createPolicy } from "../../src/policies/registry.js";
 import { readJsonLinesXz } from "./pieces.js";
 
 const { values } = parseArgs({

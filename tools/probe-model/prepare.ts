@@ -24,7 +24,7 @@ import { withDefaultVocab } from "../../src/gguf/tiny-model.js";
 import { loadPasskeyConfig } from "../../src/tasks/passkey/config.js";
 import { loadDictionaryWords } from "../../src/tasks/passkey/words.js";
 import { writeFileAtomic } from "../../src/util/files.js";
-import { Rng } from "../../src/util/rng.js";
+import { Random } from "../../src/util/random.js";
 import { DIGIT_SLOT, KV_TEXT, VALIDATION_BOOKS, compose, readJsonLinesXz, writeTokens, type Book } from "./pieces.js";
 
 const { values } = parseArgs({
@@ -39,7 +39,7 @@ const { values } = parseArgs({
  * A text with `{key}` slots as tokens, each key digit replaced by DIGIT_SLOT - i (i = digit index). Checked on
  * random keys: the composition must equal the tokenizer's output for the whole text.
  */
-function slotTemplate(tokenize: (text: string) => number[], text: string, digitTokens: number[], rng: Rng): number[] {
+function slotTemplate(tokenize: (text: string) => number[], text: string, digitTokens: number[], rng: Random): number[] {
   const probe = "13579";
   const tokens = tokenize(text.replaceAll("{key}", probe));
   const template: number[] = [];
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     writeTokens(join(out, "val.u16"), streams.val);
 
     const config = loadPasskeyConfig();
-    const rng = new Rng(20261123);
+    const rng = new Random(20261123);
     const digitTokens = continuation("0123456789");
     if (digitTokens.length !== 10) throw new Error("the tokenizer does not split digits into single tokens");
     const frame = framePrompt(model, { system: config.system, question: config.question, answerPrefix: config.answerPrefix });

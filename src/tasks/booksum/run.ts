@@ -1,16 +1,20 @@
+/** BookSum summarization (docs/protocols.md §5): planning books × policies, and one summary under one policy. */
 import { readFileSync } from "node:fs";
+import { readSource } from "../../datasets/hub.js";
 import type { DocumentRecord } from "../../datasets/local.js";
-import { Engine } from "../../engine/engine.js";
+import type { Engine } from "../../engine/engine.js";
 import { framePrompt, tokenizeContinuation, type PromptFrame } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
-import { createPolicy } from "../../policies/index.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
+import { createPolicy, isBounded, policyConfig, policyRecord } from "../../policies/registry.js";
 import type { RunFolder } from "../../results/run-folder.js";
 import { projectPath } from "../../util/paths.js";
+import { defaultStride, fitBudget, halfPowerOfTwoBudget, type BudgetedCacheOptions } from "../cache-fit.js";
+import { recordedModel, streamOutcome } from "../outcome.js";
+import type { Task, TaskOptions, UnitContext } from "../runner.js";
 import { rougeScores } from "./rouge.js";
-import { halfPowerOfTwoBudget, heldOutRows } from "./split.js";
+import { heldOutRows } from "./split.js";
 import { booksumTables, type BooksumRecord, type BudgetRule } from "./summary.js";
-import { feedWithProgress, finishRun, openRunFolder, recordedModel, streamOutcome, type BudgetedCacheOptions, type RunSettings } from "../lifecycle.js";
 
 /** The declarative part of the task, read from `tasks/booksum.json`. */
 export interface BooksumConfig {
@@ -35,7 +39,7 @@ export function loadBooksumConfig(): BooksumConfig {
 }
 
 /** What a BookSum run is asked to do (budget 2^⌊log2(n/2)⌋ per book unless a window is fixed); stored in `run.json` so that `--resume` repeats it. */
-export interface BooksumOptions extends BudgetedCacheOptions {
+export interface BooksumOptions extends BudgetedCacheOptions, TaskOptions {
   /** A local path, or the hub dataset id `booksum`. */
   source: string;
   /** `held-out`: the seeded 5% split; `all`: every row (a file that is already a test set). */
@@ -43,7 +47,6 @@ export interface BooksumOptions extends BudgetedCacheOptions {
   splitSeed: number;
   /** Only the first N rows of the split. */
   samples?: number;
-  model: string;
 }
 
 export interface BooksumSample {
@@ -82,27 +85,35 @@ interface Unit {
  */
 function planUnit(sample: BooksumSample, prompt: number[], name: PolicyName, options: BooksumOptions, config: BooksumConfig, trained: number): Unit | string {
   const budget: BudgetRule = options.window === undefined ? "half-pow2" : "fixed";
-  if (name === "full") return { sample, prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, budget, stride: options.stride ?? config.defaults.stride };
+  if (!isBounded(name)) return { sample, prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, budget, stride: options.stride ?? config.defaults.stride };
   let window = options.window;
   let uncappedBudget: number | undefined;
   if (window === undefined) {
-    let capacity = halfPowerOfTwoBudget(prompt.length);
-    uncappedBudget = capacity;
-    while (capacity > 1 && capacity + Math.min(options.stride ?? config.defaults.stride, capacity / 2) > trained) capacity /= 2;
-    window = capacity - options.sinks;
-    if (window < options.cascades) return `row ${sample.row} (${prompt.length} tokens: budget ${capacity} leaves no window after ${options.sinks} sinks)`;
-    if (capacity === uncappedBudget) uncappedBudget = undefined;
+    const fitted = fitBudget(halfPowerOfTwoBudget(prompt.length), options.stride ?? config.defaults.stride, trained);
+    uncappedBudget = fitted.uncapped;
+    window = fitted.budget - options.sinks;
+    if (window < options.cascades) return `row ${sample.row} (${prompt.length} tokens: budget ${fitted.budget} leaves no window after ${options.sinks} sinks)`;
   }
-  const stride = options.stride ?? Math.max(1, Math.min(config.defaults.stride, Math.floor(window / 2)));
-  return { sample, prompt, policy: { name, sinks: options.sinks, window, cascades: options.cascades }, budget, stride, uncappedBudget };
+  const stride = defaultStride(window, config.defaults.stride, options.stride);
+  return { sample, prompt, policy: policyConfig(name, { sinks: options.sinks, window, cascades: options.cascades }, options), budget, stride, uncappedBudget };
 }
 
-export async function runBooksum(documents: DocumentRecord[], options: BooksumOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
-  const config = loadBooksumConfig();
-  const samples = booksumSamples(documents, options, config);
-  if (samples.length === 0) throw new UsageError(`the ${options.split} split of ${options.source} has no rows`);
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: settings.flashAttention });
-  try {
+interface Prepared {
+  config: BooksumConfig;
+  samples: BooksumSample[];
+}
+
+export const booksumTask: Task<BooksumOptions, Prepared, Unit, BooksumRecord> = {
+  name: "booksum",
+  recordsName: "summaries",
+  async prepare(options, settings) {
+    const config = loadBooksumConfig();
+    const documents = await readSource(options.source, { datasetsDir: settings.datasetsDir, textField: config.bookField });
+    const samples = booksumSamples(documents, options, config);
+    if (samples.length === 0) throw new UsageError(`the ${options.split} split of ${options.source} has no rows`);
+    return { config, samples };
+  },
+  async plan(engine, { config, samples }, options) {
     const frame = framePrompt(engine.llamaModel, { system: config.system, lead: config.instruction, question: "", answerPrefix: "", plainAnswerPrefix: config.plainAnswerPrefix });
     const units: Unit[] = [];
     const skipped: string[] = [];
@@ -114,74 +125,63 @@ export async function runBooksum(documents: DocumentRecord[], options: BooksumOp
         else units.push(unit);
       }
     }
-    const warnings = new Set<string>();
-    for (const unit of units) {
-      for (const note of engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.length + config.maxNewTokens })) warnings.add(note);
-    }
+    const notes: string[] = [];
+    for (const unit of units) notes.push(...engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.length + config.maxNewTokens }));
     const capped = units.filter((unit) => unit.uncappedBudget !== undefined);
     if (capped.length > 0)
-      warnings.add(`${capped.length} unit(s) got a smaller budget than 2^⌊log2(n/2)⌋ (up to ${Math.max(...capped.map((unit) => unit.uncappedBudget!))}) to fit the model's ${engine.modelInfo.trainContextSize}-token context`);
-    if (frame.format === "plain") warnings.add(`the model has no chat template: plain prompt ending in "${config.plainAnswerPrefix}" (the paper's is a chat prompt)`);
-    for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
-    if (skipped.length > 0) process.stderr.write(`note: ${skipped.length} unit(s) skipped: ${skipped.join(", ")}\n`);
-    if (units.length === 0) throw new UsageError("no book is long enough for its cache budget");
-
-    const folder = openRunFolder("booksum", engine, settings, { options, promptFormat: frame.format, skipped }, resume);
-    const records = folder.records<BooksumRecord>();
-    const done = new Set(records.map((record) => `${record.row}|${record.policy.name}`));
-    const pending = units.filter((unit) => !done.has(`${unit.sample.row}|${unit.policy.name}`));
-    const notes = skipped.length > 0 ? [`skipped: ${skipped.join(", ")}`] : undefined;
-    const tables = () => booksumTables(folder.id, records, notes);
-    settings.reporter.start({
-      title: `booksum · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · prompt format ${frame.format} · run ${folder.id}`,
-      totalUnits: units.length,
-      doneUnits: units.length - pending.length,
-      totalTokens: pending.reduce((total, unit) => total + unit.prompt.length, 0),
-      tables,
-    });
-    for (const unit of pending) {
-      if (settings.signal.aborted) break;
-      const record = await runUnit(engine, unit, config, folder.id, settings);
-      if (!record) break;
-      folder.append(record);
-      records.push(record);
-      settings.reporter.unitDone({ promptTokens: record.promptTokens });
-    }
-    settings.reporter.stop();
-    finishRun(folder, tables(), settings, { task: "booksum", done: records.length, total: units.length, units: "summaries" });
-  } finally {
-    await engine.close();
-  }
-}
+      notes.push(`${capped.length} unit(s) got a smaller budget than 2^⌊log2(n/2)⌋ (up to ${Math.max(...capped.map((unit) => unit.uncappedBudget!))}) to fit the model's ${engine.modelInfo.trainContextSize}-token context`);
+    if (frame.format === "plain") notes.push(`the model has no chat template: plain prompt ending in "${config.plainAnswerPrefix}" (the paper's is a chat prompt)`);
+    if (skipped.length > 0) notes.push(`${skipped.length} unit(s) skipped: ${skipped.join(", ")}`);
+    if (units.length === 0) throw new UsageError(`no book is long enough for its cache budget: ${skipped.slice(0, 3).join("; ")}`);
+    const tableNotes = skipped.length > 0 ? [`skipped: ${skipped.join(", ")}`] : undefined;
+    return {
+      units,
+      manifest: { promptFormat: frame.format, skipped },
+      notes,
+      titleParts: [`prompt format ${frame.format}`],
+      tables: (runId, records) => booksumTables(runId, records, tableNotes),
+      runUnit: (unit, context) => runUnit(unit, config, context),
+    };
+  },
+  unitKey: (unit) => `${unit.sample.row}|${unit.policy.name}`,
+  recordKey: (record) => `${record.row}|${record.policy.name}`,
+  unitTokens: (unit) => unit.prompt.length,
+  unitLabel: (unit) => `row ${unit.sample.row} · ${unit.policy.name}`,
+  savedTables: (folders: readonly RunFolder[]) => folders.flatMap((folder) => booksumTables(folder.id, folder.records<BooksumRecord>())),
+};
 
 function promptTokens(engine: Engine, frame: PromptFrame, book: string): number[] {
   return [...frame.prefix, ...tokenizeContinuation(engine.llamaModel, book), ...frame.suffix];
 }
 
-/** Prefill of one book under one policy, then greedy generation; undefined when interrupted. */
-async function runUnit(engine: Engine, unit: Unit, config: BooksumConfig, runId: string, settings: RunSettings): Promise<BooksumRecord | undefined> {
+/** Prefill of one book under one policy, then greedy generation; false when interrupted. */
+async function runUnit(unit: Unit, config: BooksumConfig, context: UnitContext<BooksumRecord>): Promise<boolean> {
+  const { engine } = context;
   const stream = await engine.openStream({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.length + config.maxNewTokens });
   try {
     const started = performance.now();
-    if (!(await feedWithProgress(stream, unit.prompt, settings, `row ${unit.sample.row} · ${unit.policy.name}`))) return undefined;
+    if (!(await context.feed(stream, unit.prompt))) return false;
     const prefillMs = performance.now() - started;
     const generated = await stream.generate({ maxTokens: config.maxNewTokens });
     const generateMs = performance.now() - started - prefillMs;
     const summary = engine.detokenize(generated.slice(0, config.scoredTokens)).trim();
-    const { name, sinks, window, cascades } = unit.policy;
-    return {
-      task: "booksum",
-      runId,
-      row: unit.sample.row,
-      policy: { name, sinks, window, cascades, stride: unit.stride, scores: stream.rankedByAttention, budget: unit.budget },
-      model: recordedModel(engine),
-      promptTokens: unit.prompt.length,
-      generatedTokens: generated.length,
-      summary,
-      reference: unit.sample.reference,
-      rouge: rougeScores(unit.sample.reference, summary),
-      ...streamOutcome(engine, stream, prefillMs, generateMs),
-    };
+    context.save(
+      {
+        task: "booksum",
+        runId: context.runId,
+        row: unit.sample.row,
+        policy: { ...policyRecord(unit.policy, unit.stride, stream.rankedByAttention), budget: unit.budget },
+        model: recordedModel(engine),
+        promptTokens: unit.prompt.length,
+        generatedTokens: generated.length,
+        summary,
+        reference: unit.sample.reference,
+        rouge: rougeScores(unit.sample.reference, summary),
+        ...streamOutcome(engine, stream, prefillMs, generateMs),
+      },
+      unit.prompt.length,
+    );
+    return true;
   } finally {
     await engine.closeStream(stream);
   }

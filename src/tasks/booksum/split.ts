@@ -3,19 +3,14 @@
  * saying which rows: here a seeded Fisher–Yates shuffle of the row numbers (xoshiro128**, integer arithmetic only,
  * so every machine draws the same rows) and the first ⌈fraction · rows⌉ of it, returned in file order.
  */
-import { Xoshiro128 } from "../../gguf/prng.js";
+import { Random } from "../../util/random.js";
 
 export function heldOutRows(rows: number, fraction: number, seed: number): number[] {
   const order = Array.from({ length: rows }, (_, index) => index);
-  const random = new Xoshiro128(seed, "booksum-split");
+  const random = new Random(seed, "booksum-split");
   for (let i = rows - 1; i > 0; i--) {
     const j = Math.floor(random.uniform() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   return order.slice(0, Math.ceil(fraction * rows)).sort((a, b) => a - b);
-}
-
-/** The paper's BookSum cache budget for a prompt of n tokens: 2^⌊log2(n/2)⌋ (sinks included). */
-export function halfPowerOfTwoBudget(promptTokens: number): number {
-  return 2 ** Math.floor(Math.log2(Math.max(1, promptTokens / 2)));
 }

@@ -1,7 +1,8 @@
-import { POLICY_NAMES } from "../../policies/policy.js";
+import { POLICY_NAMES } from "../../policies/registry.js";
 import type { Table } from "../../printers/table.js";
-import type { StreamOutcome } from "../lifecycle.js";
-import { describeBudgetedPolicy, type PolicyRecord } from "../passkey/record.js";
+import type { StreamOutcome } from "../outcome.js";
+import { describeBudgetedPolicy } from "../../policies/registry.js";
+import type { PolicyRecord } from "../../policies/policy.js";
 import type { RougeScores } from "./rouge.js";
 
 /** How the cache size of a bounded policy was chosen: the paper's rule per sample, or a fixed --window. */

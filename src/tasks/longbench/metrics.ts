@@ -1,6 +1,6 @@
 /**
  * LongBench v1's metrics exactly as its official `metrics.py` and `eval.py` compute them, quirks included
- * (PROTOCOLS §4). Python semantics are spelled out where JavaScript's differ: Unicode `\b` and `\d`, str.split(),
+ * (docs/protocols.md §4). Python semantics are spelled out where JavaScript's differ: Unicode `\b` and `\d`, str.split(),
  * Counter intersection, list.remove() while iterating, round() to two decimals.
  */
 import { createRequire } from "node:module";

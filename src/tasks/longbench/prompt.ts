@@ -1,5 +1,5 @@
 /**
- * The prompt-side rules of LongBench's official pred.py (PROTOCOLS §4), free of any model: the template filled as
+ * The prompt-side rules of LongBench's official pred.py (docs/protocols.md §4), free of any model: the template filled as
  * Python's str.format fills it, the middle truncation of the prompt's tokens, and the paper's cache budget.
  */
 import { UsageError } from "../../errors.js";
@@ -37,9 +37,4 @@ export function truncateMiddle<T>(tokens: readonly T[], maxLength: number): [T[]
   if (tokens.length <= maxLength) return [[...tokens], []];
   const half = Math.trunc(maxLength / 2);
   return [tokens.slice(0, half), half === 0 ? [] : tokens.slice(-half)];
-}
-
-/** The paper's LongBench cache budget for a prompt of n tokens: min(2^⌊log2(n/4)⌋, max_length), sinks included. */
-export function quarterPowerOfTwoBudget(promptTokens: number, maxLength: number): number {
-  return Math.min(2 ** Math.floor(Math.log2(Math.max(1, promptTokens / 4))), maxLength);
 }

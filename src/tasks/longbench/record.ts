@@ -1,11 +1,13 @@
 /** LongBench run records, the tables rebuilt from them, and the official-format prediction files. */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { POLICY_NAMES, type PolicyName } from "../../policies/policy.js";
+import { POLICY_NAMES } from "../../policies/registry.js";
+import type { PolicyName } from "../../policies/policy.js";
 import type { Table } from "../../printers/table.js";
-import type { StreamOutcome } from "../lifecycle.js";
+import type { StreamOutcome } from "../outcome.js";
 import { writeFileAtomic } from "../../util/files.js";
-import { describeBudgetedPolicy, type PolicyRecord } from "../passkey/record.js";
+import { describeBudgetedPolicy } from "../../policies/registry.js";
+import type { PolicyRecord } from "../../policies/policy.js";
 import type { LongBenchConfig } from "./config.js";
 import { LENGTH_BUCKETS, scoreDataset, scoreDatasetByLength, type PredictionRecord } from "./score.js";
 

@@ -1,4 +1,4 @@
-/** LongBench's official eval.py in TypeScript: score prediction files, write result.json (PROTOCOLS §4). */
+/** LongBench's official eval.py in TypeScript: score prediction files, write result.json (docs/protocols.md §4). */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../errors.js";

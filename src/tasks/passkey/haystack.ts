@@ -1,5 +1,5 @@
 import { UsageError } from "../../errors.js";
-import { Rng, seedFrom } from "../../util/rng.js";
+import { Random, seedFrom } from "../../util/random.js";
 import type { PasskeyConfig } from "./config.js";
 
 export type Filler = "words" | "grass";
@@ -52,7 +52,7 @@ export class HaystackBuilder {
 
   build(request: SampleRequest): PasskeySample {
     const { length, depthBin, index, seed } = request;
-    const rng = new Rng(seedFrom(seed, length, depthBin, index, request.filler));
+    const rng = new Random(seedFrom(seed, length, depthBin, index, request.filler));
     const key = String(rng.int(10 ** (this.config.keyDigits - 1), 10 ** this.config.keyDigits - 1));
     const keyTokens = this.tokensOf(` ${this.config.keyBlock.replaceAll("{key}", key)}`);
     const frame = this.prompt.prefix.length + this.prompt.suffix.length + keyTokens.length;
@@ -61,7 +61,7 @@ export class HaystackBuilder {
 
     const { tokens: filler, boundaries } = this.fill(fillerBudget, request.filler, rng);
     const depthLow = Math.max(0, depthBin - this.config.depthBinWidth);
-    const targetDepth = depthLow + rng.next() * (depthBin - depthLow);
+    const targetDepth = depthLow + rng.uniform() * (depthBin - depthLow);
     const target = targetDepth * length - this.prompt.prefix.length;
     const split = nearest(boundaries, target);
 
@@ -78,7 +78,7 @@ export class HaystackBuilder {
   }
 
   /** Filler of exactly `budget` tokens and the token offsets where a unit starts (0 and budget included). */
-  private fill(budget: number, filler: Filler, rng: Rng): { tokens: number[]; boundaries: number[] } {
+  private fill(budget: number, filler: Filler, rng: Random): { tokens: number[]; boundaries: number[] } {
     const tokens: number[] = [];
     const boundaries = [0];
     let sentence = 0;

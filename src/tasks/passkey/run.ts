@@ -1,19 +1,21 @@
-import { Engine } from "../../engine/engine.js";
+/** Passkey retrieval (docs/protocols.md §2): planning the samples × policies, and one sample under one policy. */
+import type { Engine } from "../../engine/engine.js";
+import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
-import { createPolicy } from "../../policies/index.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import type { Table } from "../../printers/table.js";
+import { createPolicy, isBounded, policyConfig, policyRecord } from "../../policies/registry.js";
 import type { RunFolder } from "../../results/run-folder.js";
+import { defaultStride, fitWindow, passkeyWindow } from "../cache-fit.js";
+import { recordedHardware, recordedModel } from "../outcome.js";
+import type { Task, TaskOptions, UnitContext } from "../runner.js";
 import { loadPasskeyConfig, type PasskeyConfig } from "./config.js";
 import { HaystackBuilder, scoreAnswer, type Filler, type PasskeySample } from "./haystack.js";
 import { unitKey, type PasskeyRecord } from "./record.js";
 import { passkeyTables } from "./summary.js";
-import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
 import { loadDictionaryWords } from "./words.js";
-import { feedWithProgress, finishRun, openRunFolder, recordedHardware, recordedModel, type RunSettings } from "../lifecycle.js";
 
 /** What a passkey run is asked to do; stored in `run.json` so that `--resume` repeats it exactly. */
-export interface PasskeyOptions {
+export interface PasskeyOptions extends TaskOptions {
   lengths: number[];
   depths: number[];
   samples: number;
@@ -25,7 +27,6 @@ export interface PasskeyOptions {
   stride?: number;
   cascades: number;
   filler: Filler;
-  model: string;
 }
 
 interface Unit {
@@ -36,6 +37,8 @@ interface Unit {
   stride: number;
 }
 
+const sampleId = (unit: Unit) => `${unit.length}-${unit.depthBin}-${unit.index}`;
+
 /**
  * The cache shape for one haystack length. Defaults follow the paper's passkey setting (64 sinks, a 32,768-token
  * window, stride 4,096) and shrink for short haystacks: window = largest power of two ≤ length/4, stride = window/2,
@@ -44,11 +47,9 @@ interface Unit {
  */
 export function cacheShape(length: number, options: PasskeyOptions, config: PasskeyConfig, trainedContext = Infinity) {
   const sinks = options.sinks ?? config.defaults.sinks;
-  const strideFor = (window: number) => options.stride ?? Math.max(1, Math.min(config.defaults.stride, window / 2));
-  const paperWindow = Math.min(config.defaults.window, 2 ** Math.floor(Math.log2(Math.max(1, length / 4))));
-  let window = options.window ?? paperWindow;
-  if (options.window === undefined) while (window > 1 && sinks + window + strideFor(window) > trainedContext) window /= 2;
-  return { sinks, window, stride: strideFor(window), shrunk: window !== (options.window ?? paperWindow) };
+  const strideFor = (window: number) => defaultStride(window, config.defaults.stride, options.stride);
+  const fitted = options.window === undefined ? fitWindow(passkeyWindow(length, config.defaults.window), sinks, strideFor, trainedContext) : { window: options.window, shrunk: false };
+  return { sinks, window: fitted.window, stride: strideFor(fitted.window), shrunk: fitted.shrunk };
 }
 
 /** All units of a run in order, validated before any model is loaded (and again with the model's context). */
@@ -57,7 +58,7 @@ export function planUnits(options: PasskeyOptions, config: PasskeyConfig, traine
   for (const length of options.lengths) {
     const { sinks, window, stride } = cacheShape(length, options, config, trainedContext);
     const policies = options.policies.map((name) => {
-      const policy: PolicyConfig = { name, sinks, window, cascades: options.cascades };
+      const policy = policyConfig(name, { sinks, window, cascades: options.cascades }, options);
       const capacity = createPolicy(policy).capacity;
       if (Number.isFinite(capacity) && length <= capacity)
         throw new UsageError(`haystack of ${length} tokens is shorter than the ${name} cache (--sinks ${sinks} + --window ${window} = ${capacity}): nothing would be evicted`);
@@ -69,23 +70,25 @@ export function planUnits(options: PasskeyOptions, config: PasskeyConfig, traine
   return units;
 }
 
-export async function runPasskey(options: PasskeyOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
-  const config = loadPasskeyConfig();
-  planUnits(options, config);
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: settings.flashAttention });
-  try {
+export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecord> = {
+  name: "passkey",
+  recordsName: "samples",
+  async prepare(options) {
+    const config = loadPasskeyConfig();
+    planUnits(options, config);
+    return config;
+  },
+  async plan(engine, config, options) {
     const trained = engine.modelInfo.trainContextSize;
     const units = planUnits(options, config, trained);
-    if (options.policies.some((name) => name !== "full"))
+    const notes: string[] = [];
+    if (options.policies.some(isBounded))
       for (const length of options.lengths) {
         const { window, shrunk } = cacheShape(length, options, config, trained);
-        if (shrunk) process.stderr.write(`note: window ${window} at ${length} tokens: the paper's default does not fit the model's ${trained}-token context (sinks + window + stride)\n`);
+        if (shrunk) notes.push(`window ${window} at ${length} tokens: the paper's default does not fit the model's ${trained}-token context (sinks + window + stride)`);
       }
     // Everything the model can refuse is checked before a run folder exists.
-    const warnings = new Set<string>();
-    for (const unit of units) {
-      for (const note of engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens })) warnings.add(note);
-    }
+    for (const unit of units) notes.push(...engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.length + config.maxNewTokens }));
     const frame = framePrompt(engine.llamaModel, { system: config.system, question: config.question, answerPrefix: config.answerPrefix });
     const builder = new HaystackBuilder(
       config,
@@ -93,84 +96,66 @@ export async function runPasskey(options: PasskeyOptions, settings: RunSettings,
       options.filler === "words" ? loadDictionaryWords(config.wordTiers) : [],
     );
     builder.build({ length: Math.min(...options.lengths), depthBin: options.depths[0]!, index: 0, seed: options.seed, filler: options.filler });
-    for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
-    const folder = openRunFolder("passkey", engine, settings, { options }, resume);
-    const records = folder.records<PasskeyRecord>();
-    const done = new Set(records.map((record) => unitKey(record.sampleId, record.policy.name)));
-    const pending = units.filter((unit) => !done.has(unitKey(`${unit.length}-${unit.depthBin}-${unit.index}`, unit.policy.name)));
-
-    const tables = (): Table[] => passkeyTables([{ runId: folder.id, records }]);
-    settings.reporter.start({
-      title: `passkey · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · prompt format ${frame.format} · run ${folder.id}`,
-      totalUnits: units.length,
-      doneUnits: units.length - pending.length,
-      totalTokens: pending.reduce((sum, unit) => sum + unit.length, 0),
-      tables,
-    });
-
+    // Units come in sample order, each sample under every policy: one haystack serves them all.
     let sample: PasskeySample | undefined;
-    for (const unit of pending) {
-      if (settings.signal.aborted) break;
-      const sampleId = `${unit.length}-${unit.depthBin}-${unit.index}`;
-      if (sample?.id !== sampleId)
-        sample = builder.build({ length: unit.length, depthBin: unit.depthBin, index: unit.index, seed: options.seed, filler: options.filler });
-      const record = await runUnit(engine, unit, sample, options, config, folder.id, settings);
-      if (!record) break;
-      folder.append(record);
-      records.push(record);
-      settings.reporter.unitDone(record);
-    }
-    settings.reporter.stop();
-    finishRun(folder, tables(), settings, { task: "passkey", done: records.length, total: units.length, units: "samples" });
-  } finally {
-    await engine.close();
-  }
-}
+    return {
+      units,
+      notes,
+      titleParts: [`prompt format ${frame.format}`],
+      tables: (runId, records) => passkeyTables([{ runId, records }]),
+      runUnit: async (unit, context) => {
+        if (sample?.id !== sampleId(unit))
+          sample = builder.build({ length: unit.length, depthBin: unit.depthBin, index: unit.index, seed: options.seed, filler: options.filler });
+        return runUnit(unit, sample, options, config, context);
+      },
+    };
+  },
+  unitKey: (unit) => unitKey(sampleId(unit), unit.policy.name),
+  recordKey: (record) => unitKey(record.sampleId, record.policy.name),
+  unitTokens: (unit) => unit.length,
+  unitLabel: (unit) => `${sampleId(unit)} · ${unit.policy.name}`,
+  savedTables: (folders: readonly RunFolder[]) => passkeyTables(folders.map((folder) => ({ runId: folder.id, records: folder.records<PasskeyRecord>() }))),
+};
 
-/** Streams one sample through one policy and generates the answer; undefined when interrupted. */
-async function runUnit(
-  engine: Engine,
-  unit: Unit,
-  sample: PasskeySample,
-  options: PasskeyOptions,
-  config: PasskeyConfig,
-  runId: string,
-  settings: RunSettings,
-): Promise<PasskeyRecord | undefined> {
-  const policy = createPolicy(unit.policy);
-  const stream = await engine.openStream({ policy, stride: unit.stride, totalTokens: sample.tokens.length + config.maxNewTokens });
+/** Streams one sample through one policy and generates the answer; false when interrupted. */
+async function runUnit(unit: Unit, sample: PasskeySample, options: PasskeyOptions, config: PasskeyConfig, context: UnitContext<PasskeyRecord>): Promise<boolean> {
+  const engine: Engine = context.engine;
+  const stream = await engine.openStream({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: sample.tokens.length + config.maxNewTokens });
   try {
     const started = performance.now();
-    if (!(await feedWithProgress(stream, sample.tokens, settings, `${sample.id} · ${unit.policy.name}`))) return undefined;
+    if (!(await context.feed(stream, sample.tokens))) return false;
     const prefillMs = performance.now() - started;
     const answerTokens = await stream.generate({ maxTokens: config.maxNewTokens });
     const generateMs = performance.now() - started - prefillMs;
     const answer = engine.detokenize(answerTokens);
-    const { sinks, window, cascades } = unit.policy;
-    return {
-      task: "passkey",
-      runId,
-      sampleId: sample.id,
-      length: unit.length,
-      depthBin: unit.depthBin,
-      index: unit.index,
-      seed: options.seed,
-      filler: options.filler,
-      policy: { name: unit.policy.name, sinks, window, cascades, stride: unit.stride, scores: stream.rankedByAttention },
-      model: recordedModel(engine),
-      promptTokens: sample.tokens.length,
-      keyPosition: sample.keyPosition,
-      depth: sample.depth,
-      key: sample.key,
-      answer,
-      score: scoreAnswer(answer, sample.key),
-      cachedTokens: stream.cachedTokens,
-      evictedTokens: stream.counters.evicted,
-      timings: { prefillMs, generateMs, ...stream.timings },
-      prefillTokensPerSecond: sample.tokens.length / (prefillMs / 1000),
-      hardware: recordedHardware(engine),
-      finishedAt: new Date().toISOString(),
-    };
+    context.save(
+      {
+        task: "passkey",
+        runId: context.runId,
+        sampleId: sample.id,
+        length: unit.length,
+        depthBin: unit.depthBin,
+        index: unit.index,
+        seed: options.seed,
+        filler: options.filler,
+        policy: policyRecord(unit.policy, unit.stride, stream.rankedByAttention),
+        model: recordedModel(engine),
+        promptTokens: sample.tokens.length,
+        keyPosition: sample.keyPosition,
+        depth: sample.depth,
+        key: sample.key,
+        answer,
+        score: scoreAnswer(answer, sample.key),
+        cachedTokens: stream.cachedTokens,
+        evictedTokens: stream.counters.evicted,
+        timings: { prefillMs, generateMs, ...stream.timings },
+        prefillTokensPerSecond: sample.tokens.length / (prefillMs / 1000),
+        hardware: recordedHardware(engine),
+        finishedAt: new Date().toISOString(),
+      },
+      sample.tokens.length,
+    );
+    return true;
   } finally {
     await engine.closeStream(stream);
   }

@@ -1,7 +1,8 @@
-import { formatLength } from "../../cli/parse.js";
-import { POLICY_NAMES } from "../../policies/policy.js";
+import { formatLength } from "../../util/lengths.js";
+import { POLICY_NAMES } from "../../policies/registry.js";
 import type { Cell, Table } from "../../printers/table.js";
-import { describePolicy, type PasskeyRecord } from "./record.js";
+import { describePolicy } from "../../policies/registry.js";
+import type { PasskeyRecord } from "./record.js";
 
 interface RunRecords {
   runId: string;

@@ -1,16 +1,20 @@
-import { Engine } from "../../engine/engine.js";
-import { UsageError } from "../../errors.js";
-import { createPolicy } from "../../policies/index.js";
-import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import type { RunFolder } from "../../results/run-folder.js";
+/** PG19 streaming perplexity (docs/protocols.md §3): planning books × policies, and one book under one policy. */
+import { readSource } from "../../datasets/hub.js";
 import type { DocumentRecord } from "../../datasets/local.js";
+import { UsageError } from "../../errors.js";
+import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
+import { createPolicy, isBounded, policyConfig, policyRecord } from "../../policies/registry.js";
+import type { RunFolder } from "../../results/run-folder.js";
+import { fitWindow } from "../cache-fit.js";
+import { recordedHardware, recordedModel } from "../outcome.js";
+import type { Task, TaskOptions, UnitContext } from "../runner.js";
 import { curveSvg, pg19Tables, sparklines, type Pg19Record } from "./summary.js";
-import { feedWithProgress, finishRun, openRunFolder, recordedHardware, recordedModel, type RunSettings } from "../lifecycle.js";
 
 export type Chunking = "stream" | "llama-perplexity";
+export const CHUNKINGS: readonly Chunking[] = ["stream", "llama-perplexity"];
 
 /** What a PG19 run is asked to do; stored in `run.json`. */
-export interface Pg19Options {
+export interface Pg19Options extends TaskOptions {
   /** Where the books came from (a path, or the hub dataset id). */
   source: string;
   policies: PolicyName[];
@@ -24,7 +28,6 @@ export interface Pg19Options {
   /** llama-perplexity chunking: the n_ctx of each chunk. */
   ctx: number;
   curveBin: number;
-  model: string;
 }
 
 const PAPER_WINDOW = 32768;
@@ -34,21 +37,27 @@ interface Book {
   tokens: number[];
 }
 
-/** The window the run uses: as asked, else the paper's, halved until sinks + window + stride fits the model. */
-export function resolveWindow(options: Pg19Options, trainedContext: number): number {
-  if (options.window !== undefined) return options.window;
-  let window = PAPER_WINDOW;
-  while (window > 1 && options.sinks + window + options.stride > trainedContext) window /= 2;
-  return window;
+interface Unit {
+  book: Book;
+  policy: PolicyConfig;
 }
 
-export async function runPg19(documents: DocumentRecord[], options: Pg19Options, settings: RunSettings, resume?: RunFolder): Promise<void> {
-  if (options.chunking === "llama-perplexity" && options.policies.some((name) => name !== "full"))
-    throw new UsageError("--chunking llama-perplexity scores fresh full-cache chunks: use --policy full");
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: settings.flashAttention });
-  try {
+/** The window the run uses: as asked, else the paper's, halved until sinks + window + stride fits the model. */
+export function resolveWindow(options: Pg19Options, trainedContext: number): number {
+  return options.window ?? fitWindow(PAPER_WINDOW, options.sinks, () => options.stride, trainedContext).window;
+}
+
+export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
+  name: "pg19",
+  recordsName: "book runs",
+  async prepare(options, settings) {
+    if (options.chunking === "llama-perplexity" && options.policies.some(isBounded))
+      throw new UsageError("--chunking llama-perplexity scores fresh full-cache chunks: use --policy full");
+    return readSource(options.source, { datasetsDir: settings.datasetsDir });
+  },
+  async plan(engine, documents, options) {
     const window = resolveWindow(options, engine.modelInfo.trainContextSize);
-    const policies: PolicyConfig[] = options.policies.map((name) => ({ name, sinks: options.sinks, window, cascades: options.cascades }));
+    const policies = options.policies.map((name) => policyConfig(name, { sinks: options.sinks, window, cascades: options.cascades }, options));
     const capacity = Math.max(0, ...policies.map((policy) => createPolicy(policy).capacity).filter(Number.isFinite));
     // A book must outgrow every bounded cache (or give llama-perplexity its two chunks), or it says nothing.
     const minimum = options.chunking === "llama-perplexity" ? 2 * options.ctx : capacity + 1;
@@ -60,55 +69,40 @@ export async function runPg19(documents: DocumentRecord[], options: Pg19Options,
       else books.push({ document, tokens });
     }
     if (books.length === 0) throw new UsageError(`no book has the ${minimum} tokens needed (${skipped.length} skipped: shorter than the cache)`);
-    const warnings = new Set<string>();
+    const notes: string[] = [];
     for (const policy of policies) {
       const longest = options.chunking === "llama-perplexity" ? options.ctx : Math.max(...books.map((book) => book.tokens.length));
-      for (const note of engine.validate({ policy: createPolicy(policy), stride: options.chunking === "stream" ? options.stride : options.ctx, totalTokens: longest })) warnings.add(note);
+      notes.push(...engine.validate({ policy: createPolicy(policy), stride: options.chunking === "stream" ? options.stride : options.ctx, totalTokens: longest }));
     }
-    for (const warning of warnings) process.stderr.write(`note: ${warning}\n`);
-    if (options.window === undefined && window !== PAPER_WINDOW && policies.some((policy) => policy.name !== "full"))
-      process.stderr.write(`note: window ${window}: the paper's ${PAPER_WINDOW} does not fit the model's ${engine.modelInfo.trainContextSize}-token context\n`);
-    if (skipped.length > 0) process.stderr.write(`note: ${skipped.length} book(s) skipped, shorter than ${minimum} tokens: ${skipped.join(", ")}\n`);
+    if (options.window === undefined && window !== PAPER_WINDOW && options.policies.some(isBounded))
+      notes.push(`window ${window}: the paper's ${PAPER_WINDOW} does not fit the model's ${engine.modelInfo.trainContextSize}-token context`);
+    if (skipped.length > 0) notes.push(`${skipped.length} book(s) skipped, shorter than ${minimum} tokens: ${skipped.join(", ")}`);
+    return {
+      units: books.flatMap((book) => policies.map((policy) => ({ book, policy }))),
+      // The window as resolved, so that a resume and the tables see the one that ran.
+      manifest: { options: { ...options, window }, skipped },
+      notes,
+      titleParts: [options.chunking],
+      tables: (runId, records) => pg19Tables([{ runId, records, skipped }]),
+      runUnit: (unit, context) => runBook(unit, options, context),
+      finish: (folder, records) => {
+        const subtitle = `${engine.modelInfo.name} · ${options.chunking} · run ${folder.id}`;
+        if (records.length > 0) folder.write("curve.svg", curveSvg(records, "PG19 perplexity by position", subtitle));
+        return { terminalExtra: sparklines(records).join("\n"), files: "curve: curve.svg" };
+      },
+    };
+  },
+  unitKey: (unit) => `${unit.book.document.id}|${unit.policy.name}`,
+  recordKey: (record) => `${record.bookId}|${record.policy.name}`,
+  unitTokens: (unit) => unit.book.tokens.length,
+  unitLabel: (unit) => `${unit.book.document.id} · ${unit.policy.name}`,
+  savedTables: (folders: readonly RunFolder[]) =>
+    pg19Tables(folders.map((folder) => ({ runId: folder.id, records: folder.records<Pg19Record>(), skipped: folder.manifest<{ skipped?: string[] }>().skipped }))),
+};
 
-    const folder = openRunFolder("pg19", engine, settings, { options: { ...options, window }, skipped }, resume);
-    const records = folder.records<Pg19Record>();
-    const done = new Set(records.map((record) => `${record.bookId}|${record.policy.name}`));
-    const units = books.flatMap((book) => policies.map((policy) => ({ book, policy })));
-    const pending = units.filter((unit) => !done.has(`${unit.book.document.id}|${unit.policy.name}`));
-    const tables = () => pg19Tables([{ runId: folder.id, records, skipped }]);
-    settings.reporter.start({
-      title: `pg19 · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · ${options.chunking} · run ${folder.id}`,
-      totalUnits: units.length,
-      doneUnits: units.length - pending.length,
-      totalTokens: pending.reduce((total, unit) => total + unit.book.tokens.length, 0),
-      tables,
-    });
-    for (const { book, policy } of pending) {
-      if (settings.signal.aborted) break;
-      const record = await runBook(engine, book, policy, options, folder.id, settings);
-      if (!record) break;
-      folder.append(record);
-      records.push(record);
-      settings.reporter.unitDone({ promptTokens: record.tokens });
-    }
-    settings.reporter.stop();
-    const subtitle = `${engine.modelInfo.name} · ${options.chunking} · run ${folder.id}`;
-    if (records.length > 0) folder.write("curve.svg", curveSvg(records, "PG19 perplexity by position", subtitle));
-    finishRun(folder, tables(), settings, {
-      task: "pg19",
-      done: records.length,
-      total: units.length,
-      units: "book runs",
-      terminalExtra: sparklines(records).join("\n"),
-      files: "curve: curve.svg",
-    });
-  } finally {
-    await engine.close();
-  }
-}
-
-/** One book under one policy; undefined when interrupted. */
-async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options: Pg19Options, runId: string, settings: RunSettings): Promise<Pg19Record | undefined> {
+/** One book under one policy; false when interrupted. */
+async function runBook({ book, policy }: Unit, options: Pg19Options, context: UnitContext<Pg19Record>): Promise<boolean> {
+  const { engine } = context;
   const bins = Math.ceil(book.tokens.length / options.curveBin);
   const curve = { bin: options.curveBin, nll: new Array<number>(bins).fill(0), count: new Array<number>(bins).fill(0) };
   const timings = { evaluateMs: 0, policyMs: 0, eraseMs: 0 };
@@ -125,13 +119,12 @@ async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options
     }
   };
   const started = performance.now();
-  const current = `${book.document.id} · ${policy.name}`;
   let rankedByAttention = true;
   /** Log-probabilities of one fed run of tokens on a fresh stream; undefined when interrupted. */
   const feed = async (tokens: number[], stride: number, before: number) => {
     const stream = await engine.openStream({ policy: createPolicy(policy), stride, totalTokens: tokens.length });
     try {
-      const result = await feedWithProgress(stream, tokens, settings, current, { logProbabilities: true, before });
+      const result = await context.feed(stream, tokens, { logProbabilities: true, before });
       for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] += stream.timings[key];
       rankedByAttention &&= stream.rankedByAttention;
       return result?.logProbabilities;
@@ -141,7 +134,7 @@ async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options
   };
   if (options.chunking === "stream") {
     const logProbabilities = await feed(book.tokens, options.stride, 0);
-    if (!logProbabilities) return undefined;
+    if (!logProbabilities) return false;
     score(logProbabilities, 0, 0);
   } else {
     // As llama-perplexity: chunks of n_ctx from the book's tokens, the first token of each replaced by BOS, a
@@ -149,27 +142,30 @@ async function runBook(engine: Engine, book: Book, policy: PolicyConfig, options
     const bos = book.tokens[0]!;
     for (let start = 0; start + options.ctx <= book.tokens.length; start += options.ctx) {
       const logProbabilities = await feed([bos, ...book.tokens.slice(start + 1, start + options.ctx)], options.ctx, start);
-      if (!logProbabilities) return undefined;
+      if (!logProbabilities) return false;
       score(logProbabilities, start, options.ctx / 2);
     }
   }
   const totalMs = performance.now() - started;
-  const { sinks, window, cascades } = policy;
-  return {
-    task: "pg19",
-    runId,
-    bookId: book.document.id,
-    title: book.document.title,
-    chunking: options.chunking,
-    policy: { name: policy.name, sinks, window, cascades, stride: options.chunking === "stream" ? options.stride : options.ctx, scores: rankedByAttention },
-    model: recordedModel(engine),
-    tokens: book.tokens.length,
-    predicted,
-    nll,
-    curve,
-    timings: { totalMs, ...timings },
-    tokensPerSecond: book.tokens.length / (totalMs / 1000),
-    hardware: recordedHardware(engine),
-    finishedAt: new Date().toISOString(),
-  };
+  context.save(
+    {
+      task: "pg19",
+      runId: context.runId,
+      bookId: book.document.id,
+      title: book.document.title,
+      chunking: options.chunking,
+      policy: policyRecord(policy, options.chunking === "stream" ? options.stride : options.ctx, rankedByAttention),
+      model: recordedModel(engine),
+      tokens: book.tokens.length,
+      predicted,
+      nll,
+      curve,
+      timings: { totalMs, ...timings },
+      tokensPerSecond: book.tokens.length / (totalMs / 1000),
+      hardware: recordedHardware(engine),
+      finishedAt: new Date().toISOString(),
+    },
+    book.tokens.length,
+  );
+  return true;
 }

@@ -1,6 +1,8 @@
-import { POLICY_NAMES, type PolicyName } from "../../policies/policy.js";
+import { POLICY_NAMES } from "../../policies/registry.js";
+import type { PolicyName } from "../../policies/policy.js";
 import type { Cell, Table } from "../../printers/table.js";
-import { describePolicy, type PolicyRecord } from "../passkey/record.js";
+import { describePolicy } from "../../policies/registry.js";
+import type { PolicyRecord } from "../../policies/policy.js";
 
 /** One line of `samples.jsonl`: one book under one policy, with the sums every table and curve is rebuilt from. */
 export interface Pg19Record {

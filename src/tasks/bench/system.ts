@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { projectPath } from "../util/paths.js";
+import { projectPath } from "../../util/paths.js";
 
 export interface MachineInfo {
   cpu: string;

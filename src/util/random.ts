@@ -1,17 +1,23 @@
 /**
- * A small seeded pseudo-random generator for synthetic weights. Everything is 32-bit integer arithmetic plus
- * exact floating-point sums, so the same seed gives the same numbers on every machine and Node version (no
- * Math.random, no Math.log/Math.cos whose last bits may differ between engines).
+ * The project's one seeded generator and one hash. Everything is 32-bit integer arithmetic plus exact
+ * floating-point sums, so the same seed gives the same numbers on every machine and Node version (no
+ * Math.random, no Math.log/Math.cos whose last bits may differ between engines): haystacks, splits, synthetic
+ * weights and benchmark inputs are reproducible.
  */
 
 /** FNV-1a hash of a string's UTF-16 code units, as a uint32. */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+export function hash32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return h;
+  return hash;
+}
+
+/** A 32-bit seed derived from several parts, so each sample has its own stream. */
+export function seedFrom(...parts: (string | number)[]): number {
+  return hash32(parts.join("\u0000"));
 }
 
 /** splitmix32 step: a well-mixed uint32 from a state, used to seed xoshiro. */
@@ -24,7 +30,7 @@ function splitmix32(state: { s: number }): number {
 }
 
 /** xoshiro128** (Blackman & Vigna), a fast generator with a 128-bit state. */
-export class Xoshiro128 {
+export class Random {
   private a: number;
   private b: number;
   private c: number;
@@ -32,11 +38,11 @@ export class Xoshiro128 {
 
   /** A generator for `seed`, optionally split into independent streams by `stream` (e.g. a tensor's name). */
   constructor(seed: number, stream = "") {
-    const st = { s: (seed >>> 0) ^ hash32(stream) };
-    this.a = splitmix32(st);
-    this.b = splitmix32(st);
-    this.c = splitmix32(st);
-    this.d = splitmix32(st);
+    const state = { s: (seed >>> 0) ^ hash32(stream) };
+    this.a = splitmix32(state);
+    this.b = splitmix32(state);
+    this.c = splitmix32(state);
+    this.d = splitmix32(state);
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
   }
 
@@ -56,6 +62,15 @@ export class Xoshiro128 {
   /** Uniform in [0, 1), a multiple of 2^-32 (exact). */
   uniform(): number {
     return this.nextU32() / 4294967296;
+  }
+
+  /** Integer in [min, max]. */
+  int(min: number, max: number): number {
+    return min + Math.floor(this.uniform() * (max - min + 1));
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.uniform() * items.length)]!;
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { benchTables, fullScaling, type BenchRecord, type BenchSystem } from "../../src/speed/tables.js";
+import { benchTables, fullScaling, type BenchRecord, type BenchSystem } from "../../src/tasks/bench/tables.js";
 
 // The H100 records of docs/PERFORMANCE.md (Llama-3.1-8B shape): the full cache at 128K and 256K from one run, the
 // bounded policies to 1M from another, on the same binaries.

@@ -3,18 +3,17 @@
  * attention where the binaries have it) up to the longest length that fits, and raw llama.cpp evaluation of the
  * same tokens at the bounded caches' KV occupancy with no policy at all, measured side by side in one process.
  */
-import { Engine, type StreamRequest } from "../engine/engine.js";
-import type { PolicyStream } from "../engine/stream.js";
-import { UsageError } from "../errors.js";
-import { createPolicy } from "../policies/index.js";
-import type { CachePolicy, PolicyConfig, PolicyName } from "../policies/policy.js";
-import type { RunFolder } from "../results/run-folder.js";
-import { feedWithProgress, finishRun, openRunFolder, type RunSettings } from "../tasks/lifecycle.js";
+import { Engine, type StreamRequest } from "../../engine/engine.js";
+import type { PolicyStream } from "../../engine/stream.js";
+import { UsageError } from "../../errors.js";
+import type { CachePolicy, PolicyConfig, PolicyName } from "../../policies/policy.js";
+import { createPolicy, isBounded, policyConfig, validatePolicyConfig } from "../../policies/registry.js";
+import type { RunFolder } from "../../results/run-folder.js";
+import type { Task, TaskOptions, UnitContext } from "../runner.js";
 import { machineInfo } from "./system.js";
 import { benchTables, type BenchRecord, type BenchSystem, type ChunkTotals } from "./tables.js";
 
-export interface BenchOptions {
-  model: string;
+export interface BenchOptions extends TaskOptions {
   lengths: number[];
   policies: PolicyName[];
   sinks: number;
@@ -62,23 +61,43 @@ export function recordKey(record: Pick<BenchRecord, "kind" | "policy" | "length"
 
 /** The streams to run, without the lengths already recorded (a resumed run). */
 export function planUnits(options: BenchOptions, done: ReadonlySet<string>): Unit[] {
-  const config = (name: PolicyName): PolicyConfig => ({ name, sinks: options.sinks, window: options.window, cascades: options.cascades });
+  const config = (name: PolicyName): PolicyConfig => policyConfig(name, { sinks: options.sinks, window: options.window, cascades: options.cascades }, options);
   const units: Unit[] = [];
-  if (options.rawChunks > 0 && options.policies.some((name) => name !== "full"))
+  if (options.rawChunks > 0 && options.policies.some(isBounded))
     units.push({ kind: "raw", policy: config("sink-window"), lengths: [options.sinks + options.window + options.rawChunks * options.stride] });
   const lengths = [...options.lengths].sort((a, b) => a - b);
   for (const name of options.policies) units.push({ kind: "stream", policy: config(name), lengths });
+  return withoutDone(units, done);
+}
+
+/** The streams still to run: each unit without the lengths a resumed run already recorded. */
+function withoutDone(units: readonly Unit[], done: ReadonlySet<string>): Unit[] {
   return units
     .map((unit) => ({ ...unit, lengths: unit.lengths.filter((length) => !done.has(recordKey({ kind: unit.kind, policy: unit.policy, length }))) }))
     .filter((unit) => unit.lengths.length > 0);
 }
 
-export async function runBench(options: BenchOptions, settings: RunSettings, resume?: RunFolder): Promise<void> {
-  const engine = await Engine.open({ model: options.model, gpu: settings.gpu, threads: settings.threads, flashAttention: options.flashAttention, decodeTimings: true });
-  try {
+export const benchTask: Task<BenchOptions, void, Unit, BenchRecord> = {
+  name: "bench",
+  recordsName: "measurements",
+  async prepare(options) {
+    for (const name of options.policies) validatePolicyConfig(policyConfig(name, options, options));
+    // Lengths within the cache are measured while it fills (VRAM from the start); only evicting nothing at all is an error.
     const longest = Math.max(...options.lengths);
+    const bounded = options.policies.some(isBounded);
+    if (bounded && longest <= options.sinks + options.window)
+      throw new UsageError(`--len ${longest} does not outgrow the cache of ${options.sinks} + ${options.window} tokens: nothing would be evicted`);
+    const filling = options.lengths.filter((length) => length <= options.sinks + options.window);
+    if (bounded && filling.length > 0)
+      process.stderr.write(`note: --len ${filling.join(", ")} within the cache of ${options.sinks} + ${options.window}: the bounded policies evict nothing yet there\n`);
+  },
+  engineOptions: (options) => ({ flashAttention: options.flashAttention, decodeTimings: true }),
+  async plan(engine, _prepared, options) {
+    const longest = Math.max(...options.lengths);
+    const notes: string[] = [];
     for (const name of new Set(options.policies)) {
-      for (const note of engine.validate({ policy: createPolicy({ name, sinks: options.sinks, window: options.window, cascades: options.cascades }), stride: options.stride, totalTokens: longest })) process.stderr.write(`note: ${note} (speed is still measured)\n`);
+      const policy = createPolicy(policyConfig(name, options, options));
+      for (const note of engine.validate({ policy, stride: options.stride, totalTokens: longest })) notes.push(`${note} (speed is still measured)`);
     }
     // Every stream reads a prefix of the same seeded token sequence, drawn once its context exists (a full cache
     // that does not fit never allocates its tokens).
@@ -94,35 +113,32 @@ export async function runBench(options: BenchOptions, settings: RunSettings, res
       decodeTimings: engine.hardware.decodeTimings,
       hostFastPath: engine.hardware.hostFastPath,
     };
-    const folder = openRunFolder("bench", engine, settings, { options, system }, resume);
-    const records = folder.records<BenchRecord>();
-    const total = planUnits(options, new Set()).reduce((sum, unit) => sum + unit.lengths.length, 0);
-    const units = planUnits(options, new Set(records.map(recordKey)));
-    const tables = () => benchTables(folder.id, folder.manifest<{ system: BenchSystem }>().system, engine.modelInfo.name, records);
-    const save = (record: BenchRecord) => {
-      folder.append(record);
-      records.push(record);
+    const units = planUnits(options, new Set());
+    return {
+      units,
+      expectedRecords: units.reduce((sum, unit) => sum + unit.lengths.length, 0),
+      manifest: { system },
+      notes,
+      tables: (runId, records) => benchTables(runId, system, engine.modelInfo.name, records),
+      beforeUnits: () => warmUp(engine, tokensFor(2 * options.stride), options.stride),
+      runUnit: (unit, context) => measureUnit(unit, tokensFor, options, context),
+      finish: (folder, records) => {
+        folder.write("bench.json", `${JSON.stringify({ system, model: engine.modelInfo, options, records }, null, 2)}\n`);
+        return { files: "all figures: bench.json" };
+      },
     };
-    settings.reporter.start({
-      title: `bench · ${engine.modelInfo.name} · ${engine.hardware.gpu || "cpu"} · run ${folder.id}`,
-      totalUnits: total,
-      doneUnits: records.length,
-      totalTokens: units.reduce((sum, unit) => sum + Math.max(...unit.lengths), 0),
-      tables,
-    });
-    await warmUp(engine, tokensFor(2 * options.stride), options.stride);
-    for (const unit of units) {
-      if (settings.signal.aborted) break;
-      const finished = await measureUnit(engine, unit, tokensFor, options, settings, save);
-      if (!finished) break;
-    }
-    settings.reporter.stop();
-    folder.write("bench.json", `${JSON.stringify({ system, model: engine.modelInfo, options, records }, null, 2)}\n`);
-    finishRun(folder, tables(), settings, { task: "bench", done: records.length, total, units: "measurements", files: "all figures: bench.json" });
-  } finally {
-    await engine.close();
-  }
-}
+  },
+  unitKey: (unit) => `${unit.kind}|${unit.policy.name}`,
+  recordKey,
+  pending: withoutDone,
+  unitTokens: (unit) => Math.max(...unit.lengths),
+  unitLabel: (unit) => (unit.kind === "raw" ? `raw llama.cpp at ${unit.policy.sinks + unit.policy.window} cells` : unit.policy.name),
+  savedTables: (folders: readonly RunFolder[]) =>
+    folders.flatMap((folder) => {
+      const manifest = folder.manifest<{ system: BenchSystem; model: { name: string } }>();
+      return benchTables(folder.id, manifest.system, manifest.model.name, folder.records<BenchRecord>());
+    }),
+};
 
 /** The first evaluations on a GPU pay for kernel loading and graph capture: keep them out of every measurement. */
 async function warmUp(engine: Engine, tokens: readonly number[], stride: number): Promise<void> {
@@ -144,7 +160,7 @@ function unmeasured(unit: Unit, length: number, contextCells: number, status: "d
 async function openUnitStream(engine: Engine, unit: Unit, options: BenchOptions, save: (record: BenchRecord) => void) {
   const capacity = options.sinks + options.window;
   const lengths = [...unit.lengths];
-  if (unit.policy.name === "full" && options.maxFullLength !== undefined)
+  if (!isBounded(unit.policy.name) && options.maxFullLength !== undefined)
     while (lengths.length > 0 && lengths.at(-1)! > options.maxFullLength) {
       const length = lengths.pop()!;
       save(unmeasured(unit, length, length + 1, "not run", `longer than --max-full-length ${options.maxFullLength}`, options.stride));
@@ -159,7 +175,7 @@ async function openUnitStream(engine: Engine, unit: Unit, options: BenchOptions,
       tooLong.reverse().forEach(save);
       return { stream, lengths, contextCells: Engine.contextSizeFor(request) };
     } catch (error) {
-      if (!(error instanceof UsageError) || unit.policy.name !== "full") throw error;
+      if (!(error instanceof UsageError) || isBounded(unit.policy.name)) throw error;
       tooLong.push(unmeasured(unit, lengths.pop()!, Engine.contextSizeFor(request), "does not fit", error.message, options.stride));
     }
   }
@@ -168,14 +184,9 @@ async function openUnitStream(engine: Engine, unit: Unit, options: BenchOptions,
 }
 
 /** One stream, recorded at each of its lengths; false when the user interrupted it. */
-async function measureUnit(
-  engine: Engine,
-  unit: Unit,
-  tokensFor: (length: number) => number[],
-  options: BenchOptions,
-  settings: RunSettings,
-  save: (record: BenchRecord) => void,
-): Promise<boolean> {
+async function measureUnit(unit: Unit, tokensFor: (length: number) => number[], options: BenchOptions, context: UnitContext<BenchRecord>): Promise<boolean> {
+  const { engine } = context;
+  const save = (record: BenchRecord) => context.save(record, 0);
   const capacity = options.sinks + options.window;
   const opened = await openUnitStream(engine, unit, options, save);
   if (opened === undefined) return true;
@@ -190,31 +201,32 @@ async function measureUnit(
   const poll = setInterval(() => void sample(), VRAM_POLL_MS);
   try {
     const tokens = tokensFor(lengths.at(-1)!);
-    const current = unit.kind === "raw" ? `raw llama.cpp at ${capacity} cells` : unit.policy.name;
     // The baseline fills its cache first (never steady), then evaluates its steady chunks.
     const ends = unit.kind === "raw" ? [capacity, ...lengths] : lengths;
-    const timer = new ChunkTimer(stream, capacity);
+    const timer = new ChunkTimer(stream, capacity, context);
     let start = 0;
     for (const end of ends) {
-      const fed = await timer.feed(tokens.slice(start, end), settings, current);
+      const fed = await timer.feed(tokens.slice(start, end));
       if (!fed) return false;
       start = end;
       if (!lengths.includes(end)) continue;
       await sample();
-      save({
-        kind: unit.kind,
-        policy: unit.policy,
-        length: end,
-        stride: options.stride,
-        contextCells,
-        status: "measured",
-        ...timer.all,
-        steady: timer.steady.chunks > 0 ? { ...timer.steady } : null,
-        evicted: stream.counters.evicted,
-        memory: { vramBeforeBytes: before.vramUsedBytes, vramPeakBytes: peak.vram, hostRssPeakBytes: peak.rss },
-        finishedAt: new Date().toISOString(),
-      });
-      settings.reporter.unitDone({ promptTokens: end - timer.reportedTokens });
+      context.save(
+        {
+          kind: unit.kind,
+          policy: unit.policy,
+          length: end,
+          stride: options.stride,
+          contextCells,
+          status: "measured",
+          ...timer.all,
+          steady: timer.steady.chunks > 0 ? { ...timer.steady } : null,
+          evicted: stream.counters.evicted,
+          memory: { vramBeforeBytes: before.vramUsedBytes, vramPeakBytes: peak.vram, hostRssPeakBytes: peak.rss },
+          finishedAt: new Date().toISOString(),
+        },
+        end - timer.reportedTokens,
+      );
       timer.reportedTokens = end;
     }
     return true;
@@ -247,6 +259,7 @@ class ChunkTimer {
   constructor(
     private readonly stream: PolicyStream,
     private readonly capacity: number,
+    private readonly context: UnitContext<BenchRecord>,
   ) {
     this.cachedBefore = stream.cachedTokens;
     this.before = { ...stream.timings };
@@ -254,13 +267,13 @@ class ChunkTimer {
   }
 
   /** Feeds one part of the stream; false when the user interrupted. */
-  async feed(tokens: number[], settings: RunSettings, current: string): Promise<boolean> {
+  async feed(tokens: number[]): Promise<boolean> {
     const before = this.fedTokens - this.reportedTokens;
     let previousDone = before;
     let last = performance.now();
-    const fed = await feedWithProgress(this.stream, tokens, settings, current, {
+    const fed = await this.context.feed(this.stream, tokens, {
       before,
-      onProgress: (done) => {
+      onChunk: (done) => {
         const now = performance.now();
         const timings = this.stream.timings;
         const chunk = {
@@ -283,7 +296,6 @@ class ChunkTimer {
         this.cachedBefore = this.stream.cachedTokens;
         previousDone = done;
         last = now;
-        settings.reporter.progress({ unitTokensDone: done, current });
       },
     });
     if (fed === undefined) return false;

@@ -6,32 +6,9 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { readExtensionsManifest, type ExtensionPatch, type ExtensionSpec } from "../engine/extension-manifest.js";
 import { UsageError } from "../errors.js";
-import { nodeLlamaCppRoot } from "../gguf/tokenizer.js";
-import { projectPath } from "../util/paths.js";
-
-export interface ExtensionPatch {
-  /** `llama.cpp`: node-llama-cpp's cloned llama.cpp source; `addon`: its Node addon (paths start with addon/). */
-  target: "llama.cpp" | "addon";
-  file: string;
-}
-
-export interface ExtensionSpec {
-  name: string;
-  version: number;
-  summary: string;
-  patches: ExtensionPatch[];
-}
-
-export interface ExtensionsManifest {
-  nodeLlamaCpp: string;
-  llamaCpp: { repo: string; release: string };
-  extensions: ExtensionSpec[];
-}
-
-export function readExtensionsManifest(): ExtensionsManifest {
-  return JSON.parse(readFileSync(projectPath("extensions", "manifest.json"), "utf8")) as ExtensionsManifest;
-}
+import { nodeLlamaCppRoot, projectPath } from "../util/paths.js";
 
 /** Where a patch target lives inside the node-llama-cpp package. */
 function targetDirectory(target: ExtensionPatch["target"]): string {

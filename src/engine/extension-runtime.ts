@@ -1,5 +1,6 @@
 import type { Llama, LlamaContext, LlamaContextSequence } from "node-llama-cpp";
 import type { ChunkAttention } from "../policies/policy.js";
+import { readExtensionsManifest } from "./extension-manifest.js";
 import { openLlama, type GpuChoice } from "./llama.js";
 
 /**
@@ -62,16 +63,12 @@ function nativeContext(context: LlamaContext): NativeContext {
   return (context as unknown as { _ctx: NativeContext })._ctx;
 }
 
-/** The extensions the loaded binaries carry. */
+/** The extensions the loaded binaries carry: those of the manifest whose addon methods all exist. */
 export function activeExtensions(llama: Llama): string[] {
-  const native = (llama as unknown as { _bindings?: { AddonContext?: { prototype?: NativeContext } } })._bindings?.AddonContext?.prototype;
-  const found: string[] = [];
-  if (typeof native?.evictSequenceTokenCells === "function") found.push("batched-eviction");
-  if (typeof native?.setAttentionScores === "function" && typeof native.getSequenceAttentionScores === "function") found.push("attention-scores");
-  if (typeof native?.setDecodeTimings === "function" && typeof native.getDecodeTimings === "function") found.push("decode-timings");
-  if (typeof native?.hostFastPath === "function") found.push("host-fast-path");
-  if (typeof native?.setPendingEviction === "function" && typeof native.takePendingEviction === "function") found.push("eviction-in-decode");
-  return found;
+  const native = (llama as unknown as { _bindings?: { AddonContext?: { prototype?: Record<string, unknown> } } })._bindings?.AddonContext?.prototype;
+  return readExtensionsManifest()
+    .extensions.filter((extension) => extension.addonMethods.every((method) => typeof native?.[method] === "function"))
+    .map((extension) => extension.name);
 }
 
 /**

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { UsageError } from "../../src/errors.js";
 import { CascadingPolicy } from "../../src/policies/cascading.js";
 import { FullPolicy } from "../../src/policies/full.js";
-import { createPolicy, parsePolicyNames } from "../../src/policies/index.js";
+import { createPolicy, parsePolicyNames } from "../../src/policies/registry.js";
 import type { PolicyConfig } from "../../src/policies/policy.js";
 import { SinkWindowPolicy } from "../../src/policies/sink-window.js";
 
@@ -25,13 +25,13 @@ test("parsePolicyNames trims, skips empty entries and drops duplicates in given 
 test("parsePolicyNames rejects unknown names and empty lists", () => {
   assert.throws(
     () => parsePolicyNames("full,xyz"),
-    usageError("unknown policy 'xyz' (known: full, sink-window, cascading-strided, cascading)"),
+    usageError("unknown policy 'xyz' (known: full, sink-window, cascading-strided, cascading, random)"),
   );
   assert.throws(
     () => parsePolicyNames("Full"),
-    usageError("unknown policy 'Full' (known: full, sink-window, cascading-strided, cascading)"),
+    usageError("unknown policy 'Full' (known: full, sink-window, cascading-strided, cascading, random)"),
   );
-  assert.throws(() => parsePolicyNames(" , "), usageError("no policy given (known: full, sink-window, cascading-strided, cascading)"));
+  assert.throws(() => parsePolicyNames(" , "), usageError("no policy given (known: full, sink-window, cascading-strided, cascading, random)"));
 });
 
 test("createPolicy builds each policy with its capacity and attention decay", () => {

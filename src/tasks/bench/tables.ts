@@ -1,9 +1,10 @@
 /** The records of `cascade-eval bench` and the tables rebuilt from them. */
-import { DECODE_PHASES, type EvictionPath } from "../engine/extensions.js";
-import type { BuildInfo } from "../engine/engine.js";
-import { POLICY_NAMES, type PolicyConfig } from "../policies/policy.js";
-import type { Cell, Table } from "../printers/table.js";
-import { formatLength } from "../cli/parse.js";
+import { DECODE_PHASES, type EvictionPath } from "../../engine/extension-runtime.js";
+import type { BuildInfo } from "../../engine/engine-info.js";
+import { isBounded, POLICY_NAMES } from "../../policies/registry.js";
+import type { PolicyConfig } from "../../policies/policy.js";
+import type { Cell, Table } from "../../printers/table.js";
+import { formatLength } from "../../util/lengths.js";
 import type { MachineInfo } from "./system.js";
 
 /** Time and tokens summed over a set of chunks. */
@@ -121,26 +122,26 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
   const raw = records.find((record) => record.kind === "raw" && record.status === "measured");
   const rawRate = raw?.steady ? perSecond(raw.steady.tokens, raw.steady.evaluateMs) : null;
   const rawEvaluatePerChunk = raw?.steady ? perChunk(raw.steady, "evaluateMs") : null;
-  const full = streams.filter((record) => record.policy.name === "full");
+  const full = streams.filter((record) => !isBounded(record.policy.name));
   const fullAt = new Map(full.filter((record) => record.status === "measured").map((record) => [record.length, record.wallMs!]));
   const scaling = fullScaling(full);
   const notes: string[] = [];
 
   const prefillRows = streams.map((record): Cell[] => {
-    const cache = record.policy.name === "full" ? "all" : `${record.policy.sinks}+${record.policy.window}`;
+    const cache = !isBounded(record.policy.name) ? "all" : `${record.policy.sinks}+${record.policy.window}`;
     if (record.status !== "measured") return [tokensLabel(record.length), record.policy.name, cache, record.status, null, null, null, null, null, null];
-    const speedup = record.policy.name !== "full" && fullAt.has(record.length) ? fullAt.get(record.length)! / record.wallMs! : null;
+    const speedup = isBounded(record.policy.name) && fullAt.has(record.length) ? fullAt.get(record.length)! / record.wallMs! : null;
     const maintenance = maintenanceMs(record);
     const share = (ms: number) => (100 * ms) / record.wallMs!;
     return [tokensLabel(record.length), record.policy.name, cache, record.wallMs! / 1000, perSecond(record.length, record.wallMs!), speedup, share(maintenance.all), share(maintenance.blocking), gib(record.memory?.vramPeakBytes), gib(record.memory?.hostRssPeakBytes)];
   });
-  for (const record of streams.filter((each) => each.status !== "measured" && each.policy.name === "full").slice(0, 1))
+  for (const record of streams.filter((each) => each.status !== "measured" && !isBounded(each.policy.name)).slice(0, 1))
     notes.push(`full cache from ${tokensLabel(record.length)} on: ${record.status} (${record.reason})`);
   if (scaling) {
     const { exponent, from, to, powerLaw, twoTerm } = scaling;
     const between = `${tokensLabel(from.length)} and ${tokensLabel(to.length)}`;
     notes.push(`full cache time grows as length^${exponent.toFixed(2)} between ${between} (measured)`);
-    for (const record of streams.filter((each) => each.policy.name !== "full" && each.status === "measured" && !fullAt.has(each.length) && each.length > to.length)) {
+    for (const record of streams.filter((each) => isBounded(each.policy.name) && each.status === "measured" && !fullAt.has(each.length) && each.length > to.length)) {
       const estimates = [powerLaw(record.length), ...(twoTerm ? [twoTerm(record.length)] : [])].sort((a, b) => a - b);
       const seconds = estimates.map((ms) => (ms / 1000).toFixed(0)).join("–");
       const speedups = estimates.map((ms) => (ms / record.wallMs!).toFixed(1)).join("–");
@@ -148,7 +149,7 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
       notes.push(`EXTRAPOLATED, not measured: full cache at ${tokensLabel(record.length)} ≈ ${seconds} s (${how}) → ${record.policy.name} ≈ ${speedups}× faster`);
     }
   }
-  for (const name of POLICY_NAMES.filter((each) => each !== "full")) {
+  for (const name of POLICY_NAMES.filter(isBounded)) {
     const peaks = streams.filter((record) => record.policy.name === name && record.memory?.vramPeakBytes != null).map((record) => record.memory!.vramPeakBytes!);
     if (peaks.length > 1)
       notes.push(`${name}: peak VRAM ${(Math.min(...peaks) / GIB).toFixed(2)}–${(Math.max(...peaks) / GIB).toFixed(2)} GiB over ${peaks.length} lengths (spread ${((Math.max(...peaks) - Math.min(...peaks)) / 2 ** 20).toFixed(0)} MiB)`);

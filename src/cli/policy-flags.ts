@@ -1,0 +1,52 @@
+/** The policy flags of every model-running command, derived once from the policy registry. */
+import type { Command } from "commander";
+import type { PolicyName } from "../policies/policy.js";
+import { parsePolicyNames, policyParameters, POLICIES } from "../policies/registry.js";
+import type { BudgetedCacheOptions } from "../tasks/cache-fit.js";
+import { parseCount } from "./parse.js";
+
+/** A command's defaults for the policy flags, and help where its default is a rule rather than a number. */
+export interface PolicyFlagDefaults {
+  policies: string;
+  /** How the command runs the policies it is given (e.g. "run side by side on identical samples"). */
+  policiesHelp: string;
+  values: Partial<Record<string, number>>;
+  help?: Partial<Record<string, string>>;
+}
+
+/** Adds --policy and one flag per policy parameter (its key is the flag's attribute, e.g. --sinks → sinks). */
+export function policyOptions(command: Command, defaults: PolicyFlagDefaults): Command {
+  command.option("--policy <list>", `cache policies (${POLICIES.map((policy) => policy.name).join(", ")}), ${defaults.policiesHelp}`, defaults.policies);
+  for (const parameter of policyParameters()) {
+    const value = defaults.values[parameter.key] ?? parameter.default;
+    command.option(`${parameter.flag} <n>`, defaults.help?.[parameter.key] ?? parameter.help, parseCount(parameter.flag, parameter.minimum), value);
+  }
+  const width = Math.max(...POLICIES.map((policy) => policy.name.length));
+  return command.addHelpText("after", `\nPolicies:\n${POLICIES.map((policy) => `  ${policy.name.padEnd(width)}  ${policy.description}`).join("\n")}\n`);
+}
+
+/** The policies and their parameters from the flags `policyOptions` added. */
+export function policyValues(flags: Record<string, unknown>): { policies: PolicyName[] } & Record<string, number | undefined> {
+  const values: Record<string, number | undefined> = {};
+  for (const parameter of policyParameters()) values[parameter.key] = flags[parameter.key] as number | undefined;
+  return { ...values, policies: parsePolicyNames(String(flags.policy)) } as { policies: PolicyName[] } & Record<string, number | undefined>;
+}
+
+/**
+ * The policy flags of a task whose bounded policies get a budget rule per sample (booksum, longbench): sinks inside
+ * the budget, a fixed window instead of the rule, and the prefill stride; `rule` says the rule in the help.
+ */
+export function budgetedPolicyOptions(command: Command, defaults: { sinks: number; stride: number; cascades: number }, rule: string, policiesHelp: string): Command {
+  return policyOptions(command, {
+    policies: "full,sink-window,cascading",
+    policiesHelp,
+    values: { sinks: defaults.sinks, cascades: defaults.cascades },
+    help: { sinks: "attention sinks (part of the budget)", window: `fixed window after the sinks (default: the paper's budget ${rule} per sample, sinks included)` },
+  }).option("--stride <n>", `prefill chunk size (default: min(${defaults.stride}, window/2))`, parseCount("--stride", 1));
+}
+
+/** The cache settings from the flags `budgetedPolicyOptions` added. */
+export function budgetedCacheValues(flags: Record<string, unknown>): BudgetedCacheOptions {
+  const policy = policyValues(flags);
+  return { ...policy, policies: policy.policies, sinks: policy.sinks!, window: policy.window, stride: flags.stride as number | undefined, cascades: policy.cascades! };
+}

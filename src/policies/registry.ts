@@ -1,0 +1,102 @@
+/**
+ * The registry of cache policies: tables list them in this order. Adding a policy is one module exporting its
+ * `PolicyDefinition`, one line here, and its tests.
+ */
+import { UsageError } from "../errors.js";
+import { cascading, cascadingStrided } from "./cascading.js";
+import { full } from "./full.js";
+import type { CachePolicy, PolicyConfig, PolicyDefinition, PolicyName, PolicyParameter, PolicyRecord } from "./policy.js";
+import { random } from "./random.js";
+import { sinkWindow } from "./sink-window.js";
+
+export const POLICIES: readonly PolicyDefinition[] = [full, sinkWindow, cascadingStrided, cascading, random];
+
+export const POLICY_NAMES: readonly PolicyName[] = POLICIES.map((policy) => policy.name);
+
+/** The definition of a registered policy; a UsageError for any other name. */
+export function policyDefinition(name: PolicyName): PolicyDefinition {
+  const definition = POLICIES.find((policy) => policy.name === name);
+  if (definition === undefined) throw new UsageError(`unknown policy '${name}' (known: ${POLICY_NAMES.join(", ")})`);
+  return definition;
+}
+
+/** Every parameter some policy reads, each once (by key), in registry order: the CLI's policy flags. */
+export function policyParameters(): PolicyParameter[] {
+  const byKey = new Map<string, PolicyParameter>();
+  for (const parameter of POLICIES.flatMap((policy) => policy.parameters)) {
+    const known = byKey.get(parameter.key);
+    if (known !== undefined && known !== parameter) throw new Error(`two policies declare the parameter '${parameter.key}' differently`);
+    byKey.set(parameter.key, parameter);
+  }
+  return [...byKey.values()];
+}
+
+/** Whether the named policy keeps its cache bounded (every policy but the full cache does). */
+export function isBounded(name: PolicyName): boolean {
+  return policyDefinition(name).bounded;
+}
+
+/** Whether the named policy reads the parameter `key` (e.g. "cascades"). */
+export function usesParameter(name: PolicyName, key: string): boolean {
+  return policyDefinition(name).parameters.some((parameter) => parameter.key === key);
+}
+
+/** Parses a comma list of policy names: trimmed, empty entries skipped, duplicates dropped in given order. */
+export function parsePolicyNames(list: string): PolicyName[] {
+  const names: PolicyName[] = [];
+  for (const entry of list.split(",")) {
+    const name = entry.trim();
+    if (name === "") continue;
+    policyDefinition(name);
+    if (!names.includes(name)) names.push(name);
+  }
+  if (names.length === 0) throw new UsageError(`no policy given (known: ${POLICY_NAMES.join(", ")})`);
+  return names;
+}
+
+/** Checks the parameters the named policy reads; messages name the CLI flags that set them. */
+export function validatePolicyConfig(config: PolicyConfig): void {
+  const definition = policyDefinition(config.name);
+  for (const parameter of definition.parameters) requireInteger(parameter.flag, config[parameter.key], parameter.minimum);
+  definition.validate?.(config);
+}
+
+/** A fresh policy for one stream. */
+export function createPolicy(config: PolicyConfig): CachePolicy {
+  validatePolicyConfig(config);
+  return policyDefinition(config.name).create(config);
+}
+
+/** How tables name a policy as it ran. */
+export function describePolicy(record: PolicyRecord): string {
+  return policyDefinition(record.name).describe(record);
+}
+
+/** A bounded policy whose budget a per-sample rule chose (`rule`: "2^⌊log2(n/2)⌋"); fixed budgets as describePolicy. */
+export function describeBudgetedPolicy(record: PolicyRecord & { budget: string }, rule: string): string {
+  const definition = policyDefinition(record.name);
+  if (!definition.bounded || record.budget === "fixed") return definition.describe(record);
+  return `budget ${rule} incl. ${record.sinks} sinks${definition.describeLayout?.(record) ?? ""}`;
+}
+
+/**
+ * The config of the named policy with the cache shape a task chose, plus the policy's own parameters (beyond sinks,
+ * window and cascades) from the task's options where they are set, else their defaults.
+ */
+export function policyConfig(name: PolicyName, shape: { sinks: number; window: number; cascades: number }, options: object): PolicyConfig {
+  const config: PolicyConfig = { name, sinks: shape.sinks, window: shape.window, cascades: shape.cascades };
+  const given = options as Record<string, unknown>;
+  for (const parameter of policyDefinition(name).parameters) if (!(parameter.key in config)) config[parameter.key] = given[parameter.key] ?? parameter.default;
+  return config;
+}
+
+/** The record of a policy as it ran: its config, then the prefill stride and whether scores ranked its tokens. */
+export function policyRecord(config: PolicyConfig, stride: number, scores: boolean): PolicyRecord {
+  return { ...config, stride, scores };
+}
+
+function requireInteger(flag: string, value: unknown, minimum: number): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < minimum) {
+    throw new UsageError(`${flag} must be an integer >= ${minimum} (got ${String(value)})`);
+  }
+}
