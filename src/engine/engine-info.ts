@@ -20,6 +20,8 @@ export interface HardwareInfo {
   eviction: EvictionPath;
   /** Whether llama.cpp measures attention for the policies that rank tokens by it (the attention-scores extension). */
   attentionScores: boolean;
+  /** Whether it measures them without materializing the attention weights (attention-scores v2; see fusedAttentionScores). */
+  attentionScoresFused: boolean;
   /** Whether streams time the phases of llama.cpp's decode (decode-timings extension, asked for). */
   decodeTimings: boolean;
   /** Whether llama.cpp's KV cache takes the faster host code (host-fast-path extension; CASCADE_EVAL_EXTENSIONS=off: no). */

@@ -4,7 +4,7 @@ import type { CachePolicy } from "../policies/policy.js";
 import { Random } from "../util/random.js";
 import { ContextPool } from "./context-pool.js";
 import { buildInfo, memoryUsage, modelShape, type BuildInfo, type HardwareInfo, type KvCacheType, type MemoryUsage } from "./engine-info.js";
-import { activeExtensions, evictionPath, setAttentionScores, setDecodeTimings } from "./extension-runtime.js";
+import { activeExtensions, evictionPath, fusedAttentionScores, setAttentionScores, setDecodeTimings } from "./extension-runtime.js";
 import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
 import { openLlama, physicalCoreCount } from "./llama.js";
 import type { GpuChoice } from "./llama.js";
@@ -77,6 +77,7 @@ export class Engine {
       extensions,
       eviction: evictionPath(useExtensions ? extensions : []),
       attentionScores: useExtensions && extensions.includes("attention-scores"),
+      attentionScoresFused: useExtensions && extensions.includes("attention-scores") && fusedAttentionScores(llama, flash.enabled),
       decodeTimings: (options.decodeTimings ?? false) && useExtensions && extensions.includes("decode-timings"),
       hostFastPath: extensions.includes("host-fast-path") && process.env.CASCADE_EVAL_STOCK_HOST_PATH === undefined,
     };
@@ -120,11 +121,13 @@ export class Engine {
 
   /**
    * Tokens per llama.cpp batch in a context of `cells`: the nominal batch, smaller when the attention weights that
-   * llama.cpp materializes would not fit (without flash attention, or when the policy's scores are measured).
+   * llama.cpp materializes would not fit (without flash attention, or when the policy's scores are measured by the
+   * materialized path: the fused one keeps no weights).
    */
   contextBatchSize(cells: number, stride: number, scores = false): number {
     const batch = Engine.batchSizeFor(stride, this.hardware.gpu);
-    return this.hardware.flashAttention && !scores ? batch : batchForAttentionScores(batch, cells, Number(this.modelShape().heads));
+    const materialized = !this.hardware.flashAttention || (scores && !this.hardware.attentionScoresFused);
+    return materialized ? batchForAttentionScores(batch, cells, Number(this.modelShape().heads)) : batch;
   }
 
   /** Whether a stream of this policy gets llama.cpp's attention measurements. */

@@ -44,6 +44,7 @@ interface NativeContext {
   takePendingEviction?: (sequenceId: number) => [result: number, ms: number];
   setAttentionScores?: (enabled: boolean, beta: number) => void;
   getSequenceAttentionScores?: (sequenceId: number, scores: Float32Array) => number;
+  attentionScoresFused?: () => boolean;
   setDecodeTimings?: (enabled: boolean) => void;
   getDecodeTimings?: () => Float64Array;
   hostFastPath?: () => boolean;
@@ -69,6 +70,18 @@ export function activeExtensions(llama: Llama): string[] {
   return readExtensionsManifest()
     .extensions.filter((extension) => extension.addonMethods.every((method) => typeof native?.[method] === "function"))
     .map((extension) => extension.name);
+}
+
+/**
+ * Whether llama.cpp computes the attention scores without materializing the softmax weights: attention-scores v2
+ * (its addon has attentionScoresFused) does with flash attention; without it, it reuses the softmax the attention
+ * materializes anyway. CASCADE_EVAL_ATTN_SCORES_PATH=materialized or =fused forces a path (llama.cpp reads it when
+ * the measurement is turned on), to compare the two.
+ */
+export function fusedAttentionScores(llama: Llama, flashAttention: boolean): boolean {
+  const native = (llama as unknown as { _bindings?: { AddonContext?: { prototype?: NativeContext } } })._bindings?.AddonContext?.prototype;
+  const path = process.env.CASCADE_EVAL_ATTN_SCORES_PATH;
+  return typeof native?.attentionScoresFused === "function" && (path === "fused" || (path !== "materialized" && flashAttention));
 }
 
 /**

@@ -110,6 +110,7 @@ export const benchTask: Task<BenchOptions, void, Unit, BenchRecord> = {
       flashAttention: engine.hardware.flashAttention,
       eviction: engine.hardware.eviction,
       attentionScores: engine.hardware.attentionScores,
+      attentionScoresFused: engine.hardware.attentionScoresFused,
       decodeTimings: engine.hardware.decodeTimings,
       hostFastPath: engine.hardware.hostFastPath,
     };

@@ -53,6 +53,8 @@ export interface BenchSystem {
   eviction?: EvictionPath;
   /** Whether llama.cpp measured attention for `cascading` (absent in runs recorded before the extension existed: no). */
   attentionScores?: boolean;
+  /** Measured without materializing the attention weights (attention-scores v2); absent in records from before it. */
+  attentionScoresFused?: boolean;
   /** Whether the records time the phases of llama.cpp's decode (the decode-timings extension). */
   decodeTimings?: boolean;
   /** Whether llama.cpp took the host-fast-path extension's code (absent before it existed: no). */
@@ -91,7 +93,12 @@ function systemTable(system: BenchSystem, modelName: string): Table {
     ["flash attention", system.flashAttention ? "on" : "off"],
     ["batch size", system.batchSize],
     ["cache eviction", EVICTION_ROWS[system.eviction ?? "stock"]],
-    ["attention scores", system.attentionScores === true ? "measured for cascading (cascade-eval extension)" : "none (cascading runs strided)"],
+    [
+      "attention scores",
+      system.attentionScores === true
+        ? `measured for cascading (cascade-eval extension)${system.attentionScoresFused === true ? " without materializing the weights" : system.attentionScoresFused === false ? " from materialized weights" : ""}`
+        : "none (cascading runs strided)",
+    ],
     ["decode phases", system.decodeTimings === true ? "timed (cascade-eval extension decode-timings)" : "not timed"],
     ["llama.cpp host code", system.hostFastPath === true ? "fast path (cascade-eval extension host-fast-path)" : "stock"],
     ["llama.cpp", `${build.llamaCpp.repo} ${build.llamaCpp.release} (${build.binaries} binaries)`],
@@ -155,12 +162,19 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
       notes.push(`${name}: peak VRAM ${(Math.min(...peaks) / GIB).toFixed(2)}–${(Math.max(...peaks) / GIB).toFixed(2)} GiB over ${peaks.length} lengths (spread ${((Math.max(...peaks) - Math.min(...peaks)) / 2 ** 20).toFixed(0)} MiB)`);
   }
 
+  // the attention scores' cost per steady chunk: the scored cascade's evaluation less the strided cascade's at the
+  // same length (the same cache and chunks; the two differ only in the scores and in where their eviction runs)
+  const stridedEvaluate = new Map(
+    streams.filter((record) => record.policy.name === "cascading-strided" && record.status === "measured" && record.steady).map((record) => [record.length, perChunk(record.steady!, "evaluateMs")]),
+  );
   const steadyRows = streams
     .filter((record) => record.status === "measured" && record.steady)
     .map((record): Cell[] => {
       const steady = record.steady!;
       const rate = perSecond(steady.tokens, steady.wallMs);
       const maintenance = maintenanceMs(steady);
+      const strided = record.policy.name === "cascading" && system.attentionScores ? stridedEvaluate.get(record.length) : undefined;
+      const scoresMs = strided === undefined ? null : perChunk(steady, "evaluateMs") - strided;
       return [
         tokensLabel(record.length),
         record.policy.name,
@@ -175,6 +189,8 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
         (100 * maintenance.blocking) / steady.wallMs,
         rate,
         rate !== null && rawRate !== null ? (100 * rate) / rawRate : null,
+        scoresMs,
+        scoresMs === null ? null : (100 * scoresMs) / perChunk(steady, "wallMs"),
       ];
     });
 
@@ -193,17 +209,7 @@ export function benchTables(runId: string, system: BenchSystem, modelName: strin
       ],
       decimals: [undefined, undefined, undefined, 2, 0, 2, 1, 1, 2, 2],
     },
-    {
-      title: "per chunk with the cache full (steady state), against raw llama.cpp evaluation at the same occupancy",
-      head: ["length", "policy", "chunks", "wall ms", "evaluate ms", "re-rotation ms (derived)", "policy ms", "erase ms", "evict in decode ms", "maintenance %", "outside decode %", "tokens/s", "% of raw"],
-      rows: steadyRows,
-      notes: [
-        "evaluate includes llama.cpp's deferred re-rotation of the shifted keys and the eviction in decode; re-rotation (derived) = evaluate − raw evaluate per chunk",
-        "erase: the eviction outside the decode (with the eviction in decode, only queuing it and updating node-llama-cpp's record)",
-        "% of raw: steady tokens/s (wall, maintenance included) / raw llama.cpp evaluation tokens/s",
-      ],
-      decimals: [undefined, undefined, 0, 1, 1, 1, 2, 1, 1, 1, 1, 0, 1],
-    },
+    steadyTable(steadyRows),
   ];
   const phaseTable = decodePhasesTable(records);
   if (phaseTable) tables.push(phaseTable);
@@ -239,5 +245,30 @@ function decodePhasesTable(records: readonly BenchRecord[]): Table | undefined {
       "outside decode: node-llama-cpp around it (batch preparation, reading the logits)",
     ],
     decimals: [undefined, undefined, 0, 1, ...DECODE_PHASES.map(() => 1), 1, 1],
+  };
+}
+
+/**
+ * The steady-state table; the attention scores' two derived columns only where a row has them (a run that measured
+ * attention for cascading next to the strided cascade), so that other runs' tables stay as they were.
+ */
+function steadyTable(rows: Cell[][]): Table {
+  const scored = rows.some((row) => row.at(-2) !== null);
+  const notes = [
+    "evaluate includes llama.cpp's deferred re-rotation of the shifted keys and the eviction in decode; re-rotation (derived) = evaluate − raw evaluate per chunk",
+    "erase: the eviction outside the decode (with the eviction in decode, only queuing it and updating node-llama-cpp's record)",
+    "% of raw: steady tokens/s (wall, maintenance included) / raw llama.cpp evaluation tokens/s",
+  ];
+  if (scored)
+    notes.push(
+      "scores (derived): the attention measurement's cost, cascading's evaluate − cascading-strided's evaluate per chunk at the same length (measured attention only; the strided cascade's evaluate also holds its eviction in decode, mostly hidden under the GPU's wait); % of chunk: of cascading's wall ms",
+    );
+  const head = ["length", "policy", "chunks", "wall ms", "evaluate ms", "re-rotation ms (derived)", "policy ms", "erase ms", "evict in decode ms", "maintenance %", "outside decode %", "tokens/s", "% of raw"];
+  return {
+    title: "per chunk with the cache full (steady state), against raw llama.cpp evaluation at the same occupancy",
+    head: scored ? [...head, "scores ms (derived)", "scores % of chunk"] : head,
+    rows: scored ? rows : rows.map((row) => row.slice(0, -2)),
+    notes,
+    decimals: [undefined, undefined, 0, 1, 1, 1, 2, 1, 1, 1, 1, 0, 1, 1, 1],
   };
 }
