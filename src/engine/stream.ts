@@ -1,5 +1,6 @@
 import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { CachePolicy } from "../policies/policy.js";
+import { CachePositions } from "./cache-positions.js";
 import { decodeTimings, discardQueuedEviction, evictBatched, queueEviction, takeAttention, takeQueuedEviction, type EvictionPath } from "./extension-runtime.js";
 
 /** Said once per process: llama.cpp declined the batched eviction (a memory other than the unified KV cache). */
@@ -66,6 +67,8 @@ export class ContextShiftError extends Error {
 export class PolicyStream {
   readonly timings: StreamTimings = { evaluateMs: 0, policyMs: 0, eraseMs: 0, evictInDecodeMs: 0 };
   readonly counters: StreamCounters = { tokensSeen: 0, evicted: 0, chunks: 0 };
+  /** The stream index of every token the cache holds. */
+  private readonly positions = new CachePositions();
   /** Greedy choice for the token after the last one fed; null before any feed. */
   private nextToken: Token | null = null;
   /** How evictions leave the cache; falls back to stock once llama.cpp declines the batched eviction (it would every time). */
@@ -106,6 +109,14 @@ export class PolicyStream {
   /** The context whose KV cache this stream's sequence lives in. */
   get context(): LlamaContext {
     return this.sequence.context;
+  }
+
+  /**
+   * Which of the stream's tokens [start, end) the cache holds now (stream indices, ascending; the stream counts
+   * every token fed or generated since the stream opened).
+   */
+  retained(start: number, end: number): number[] {
+    return this.positions.retained(start, end);
   }
 
   /** The token ids the KV cache holds now, in cache order. */
@@ -179,6 +190,7 @@ export class PolicyStream {
     const outputs = await this.sequence.controlledEvaluate(input);
     this.timings.evaluateMs += performance.now() - started;
     this.counters.tokensSeen += input.length;
+    this.positions.append(input.length);
     this.counters.chunks += 1;
     return outputs;
   }
@@ -219,7 +231,7 @@ export class PolicyStream {
       return this.evict(evict);
     }
     this.timings.evictInDecodeMs += outcome.nativeMs;
-    this.evicted(evict.length, expected);
+    this.evicted(evict, expected);
   }
 
   /** Removes the positions from the cache now, in one pass where the binaries can, else by ranges. */
@@ -229,14 +241,15 @@ export class PolicyStream {
     const expected = this.sequence.nextTokenIndex - evict.length;
     if (!(this.eviction !== "stock" && this.evictInOnePass(evict))) await this.sequence.eraseContextTokenRanges(toRanges(evict));
     this.timings.eraseMs += performance.now() - erasing;
-    this.evicted(evict.length, expected);
+    this.evicted(evict, expected);
   }
 
   /** Counts an eviction, and checks that the cache holds what the policy left. */
-  private evicted(count: number, expected: number): void {
-    this.counters.evicted += count;
-    if (this.sequence.nextTokenIndex !== expected)
-      throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction, expected ${expected}`);
+  private evicted(positions: readonly number[], expected: number): void {
+    this.counters.evicted += positions.length;
+    this.positions.evict(positions);
+    if (this.sequence.nextTokenIndex !== expected || this.positions.length !== expected)
+      throw new ContextShiftError(`cache holds ${this.sequence.nextTokenIndex} tokens after eviction (${this.positions.length} by the stream's count), expected ${expected}`);
   }
 
   private attention() {

@@ -73,6 +73,7 @@ test("after every chunk the cache holds exactly what the policy retains, positio
         const retained = policy.retained().map((t) => tokens[t - 1]);
         assert.equal(stream.cachedTokens, retained.length, `${config.name} after ${done} tokens`);
         assert.deepEqual(stream.cachedTokenIds(), retained, `${config.name} cache content after ${done} tokens`);
+        assert.deepEqual(stream.retained(0, done), policy.retained().map((t) => t - 1), `${config.name} stream indices after ${done} tokens`);
       },
     });
     assert.equal(seen.length, Math.ceil(700 / 40));

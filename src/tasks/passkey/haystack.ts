@@ -22,6 +22,8 @@ export interface PasskeySample {
   key: string;
   /** Token index where the key block starts in the prompt. */
   keyPosition: number;
+  /** Tokens of the key block (the sentence that states the key), from keyPosition. */
+  keyLength: number;
   /** keyPosition / length. */
   depth: number;
   tokens: number[];
@@ -72,6 +74,7 @@ export class HaystackBuilder {
       request,
       key,
       keyPosition,
+      keyLength: keyTokens.length,
       depth: keyPosition / length,
       tokens,
     };

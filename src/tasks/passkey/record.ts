@@ -15,6 +15,10 @@ export interface PasskeyRecord {
   model: { source: string; path: string; sha256: string; name: string };
   promptTokens: number;
   keyPosition: number;
+  /** Tokens of the key block, from keyPosition (absent in runs before retention was recorded). */
+  keyTokens?: number;
+  /** Offsets within the key block of its tokens that the cache still held once the prompt was read. */
+  keyRetained?: number[];
   depth: number;
   key: string;
   answer: string;

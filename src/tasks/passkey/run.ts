@@ -125,6 +125,8 @@ async function runUnit(unit: Unit, sample: PasskeySample, options: PasskeyOption
     const started = performance.now();
     if (!(await context.feed(stream, sample.tokens))) return false;
     const prefillMs = performance.now() - started;
+    // what the model can still read of the key when it starts answering
+    const keyRetained = stream.retained(sample.keyPosition, sample.keyPosition + sample.keyLength).map((index) => index - sample.keyPosition);
     const answerTokens = await stream.generate({ maxTokens: config.maxNewTokens });
     const generateMs = performance.now() - started - prefillMs;
     const answer = engine.detokenize(answerTokens);
@@ -142,6 +144,8 @@ async function runUnit(unit: Unit, sample: PasskeySample, options: PasskeyOption
         model: recordedModel(engine),
         promptTokens: sample.tokens.length,
         keyPosition: sample.keyPosition,
+        keyTokens: sample.keyLength,
+        keyRetained,
         depth: sample.depth,
         key: sample.key,
         answer,

@@ -1,7 +1,7 @@
 import { formatLength } from "../../util/lengths.js";
 import { POLICY_NAMES } from "../../policies/registry.js";
 import type { Cell, Table } from "../../printers/table.js";
-import { describePolicy } from "../../policies/registry.js";
+import { describePolicy, isBounded } from "../../policies/registry.js";
 import type { PasskeyRecord } from "./record.js";
 
 interface RunRecords {
@@ -52,5 +52,48 @@ export function passkeyTables(runs: readonly RunRecords[]): Table[] {
       head: [...(runs.length > 1 ? ["run"] : []), "policy", ...allLengths.map(formatLength), "avg"],
       rows: overview,
     });
+  return [...tables, ...retentionTables(runs)];
+}
+
+/** How much of the key block the cache held when the question was read: all of it, part, or none. */
+export type Retention = "all" | "part" | "none";
+
+export function retentionOf(record: PasskeyRecord): Retention | undefined {
+  if (record.keyTokens === undefined || record.keyRetained === undefined) return undefined;
+  if (record.keyRetained.length === record.keyTokens) return "all";
+  return record.keyRetained.length === 0 ? "none" : "part";
+}
+
+const RETENTIONS: readonly Retention[] = ["all", "part", "none"];
+
+/**
+ * Per bounded policy: the share of samples whose key block the cache still held whole (per length × depth bin),
+ * and the accuracy apart for samples that kept all, part or none of it: what the policy kept against what the
+ * model read from it. Runs recorded before retention was measured have no such table.
+ */
+function retentionTables(runs: readonly RunRecords[]): Table[] {
+  const tables: Table[] = [];
+  for (const run of runs) {
+    const depths = sortedUnique(run.records.map((record) => record.depthBin));
+    for (const name of POLICY_NAMES) {
+      if (!isBounded(name)) continue;
+      const records = run.records.filter((record) => record.policy.name === name && retentionOf(record) !== undefined);
+      if (records.length === 0) continue;
+      const rows = sortedUnique(records.map((record) => record.length)).map((length) => {
+        const atLength = records.filter((record) => record.length === length);
+        const keptShare = (subset: readonly PasskeyRecord[]) => percent(mean(subset.map((r) => (retentionOf(r) === "all" ? 1 : 0))));
+        const byRetention = RETENTIONS.flatMap((retention): Cell[] => {
+          const subset = atLength.filter((r) => retentionOf(r) === retention);
+          return [subset.length, percent(mean(subset.map((r) => r.score)))];
+        });
+        return [formatLength(length), ...depths.map((depth) => keptShare(atLength.filter((r) => r.depthBin === depth))), keptShare(atLength), ...byRetention];
+      });
+      tables.push({
+        title: `${runs.length > 1 ? `${run.runId}: ` : ""}key retained (% of samples whose whole key block was in the cache) and accuracy (%) by retention — ${name}`,
+        head: ["length", ...depths.map((depth) => `kept d≤${depth}`), "kept avg", "n all", "acc all", "n part", "acc part", "n none", "acc none"],
+        rows,
+      });
+    }
+  }
   return tables;
 }
