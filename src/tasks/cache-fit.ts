@@ -1,8 +1,8 @@
 /**
  * Fitting a bounded cache to the model: the one place that decides a task's window, budget and prefill chunk when
- * the user gives none. Each protocol names its own budget rule (docs/protocols.md); all of them then shrink by
- * halving until the cache plus one chunk fits the model's trained context (a window given on the command line is
- * never changed).
+ * the user gives none. Each protocol names its own budget rule (docs/protocols.md); passkey, PG19 and BookSum then
+ * shrink it by halving until the cache plus one chunk fits the model's trained context (LongBench truncates its
+ * prompts to the model's context instead); a window given on the command line is never changed.
  */
 import type { PolicyName } from "../policies/policy.js";
 

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
         name: "cascade-eval probe (llama, 4 layers, 256 wide)",
         description:
           "A small long-context probe model trained for cascade-eval: PG19 books mixed with synthetic passkey, " +
-          "key-value recall and passage-copying tasks, 8,192-token context. Recipe: tools/probe-model/ in cascade-eval.",
+          `key-value recall and passage-copying tasks, ${a.context.toLocaleString("en-US")}-token context. Recipe: tools/probe-model/ in cascade-eval.`,
         nLayer: a.n_layer,
         nEmbd: a.n_embd,
         nHead: a.n_head,
