@@ -49,7 +49,7 @@ test("the retention table splits accuracy by what the policy kept, per bounded p
     record("sink-window", 1024, 0.5, 0, undefined),
   ];
   const tables = passkeyTables([{ runId: "run", records }]);
-  const retention = tables.filter((table) => table.title.startsWith("key retained"));
+  const retention = tables.filter((table) => table.title.startsWith("passkey key retention"));
   assert.deepEqual(retention.map((table) => table.title.split(" — ")[1]), ["cascading"], "full keeps everything; sink-window's records predate retention");
   const [table] = retention;
   assert.deepEqual(table!.head, ["length", "kept d≤0.5", "kept d≤1", "kept avg", "n all", "acc all", "n part", "acc part", "n none", "acc none"]);

@@ -89,9 +89,10 @@ function retentionTables(runs: readonly RunRecords[]): Table[] {
         return [formatLength(length), ...depths.map((depth) => keptShare(atLength.filter((r) => r.depthBin === depth))), keptShare(atLength), ...byRetention];
       });
       tables.push({
-        title: `${runs.length > 1 ? `${run.runId}: ` : ""}key retained (% of samples whose whole key block was in the cache) and accuracy (%) by retention — ${name}`,
+        title: `${runs.length > 1 ? `${run.runId}: ` : ""}passkey key retention — ${name}`,
         head: ["length", ...depths.map((depth) => `kept d≤${depth}`), "kept avg", "n all", "acc all", "n part", "acc part", "n none", "acc none"],
         rows,
+        notes: ["kept: % of samples whose whole key block was in the cache when the prompt had been read; n / acc: samples that kept all, part or none of it, and their accuracy (%)"],
       });
     }
   }
