@@ -24,7 +24,7 @@ export interface Preset {
 
 export interface ReproduceConfig {
   /** The policies the report compares: Δ method − baseline, both next to the unbounded reference. */
-  compare: { reference: string; baseline: string; method: string };
+  compare: { reference: string; baseline: string; method: string; others?: string[] };
   presets: Record<PresetName, Preset> & {
     booksum: Preset & { ciStandIn: { from: string; books: number; bookChars: number; referenceChars: number; note: string } };
   };

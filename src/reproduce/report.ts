@@ -41,8 +41,8 @@ interface Section {
 
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 /** The policies the report compares (tasks/reproduce.json). */
-const { reference: FULL, baseline: BASELINE, method: METHOD } = loadReproduceConfig().compare;
-const COMPARED = [BASELINE, METHOD];
+const { reference: FULL, baseline: BASELINE, method: METHOD, others: OTHERS = [] } = loadReproduceConfig().compare;
+const COMPARED = [BASELINE, METHOD, ...OTHERS];
 
 /** A table's numeric columns must hold finite numbers in every row. */
 function numbersCheck(table: Table, numericFrom: number): Check {

@@ -8,7 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { DEFAULT_MODEL } from "../../src/config.js";
+import { getKv, readGgufHeader } from "../../src/gguf/reader.js";
 import { writeReport } from "../../src/reproduce/report.js";
+import { parseLengths } from "../../src/util/lengths.js";
 import { planSteps, type ReproductionManifest, type ReproduceOptions } from "../../src/reproduce/run.js";
 
 const roots: string[] = [];
@@ -125,4 +128,16 @@ test("--samples replaces or adds the sample count of passkey, LongBench and Book
   const manifest: ReproductionManifest = { options, createdAt: "2026-11-23T00:00:00.000Z", steps: [] };
   const { report } = await writeReport(work, manifest);
   assert.match(report, /^> Fewer samples than the preset: --samples 3 \(passkey keys per length × depth, LongBench items per dataset, BookSum rows; PG19 unchanged\)/m);
+});
+
+test("the paper's passkey grid runs the full cache only where the default model's trained context holds it, and every bounded step runs both cascades", async () => {
+  const header = await readGgufHeader(DEFAULT_MODEL);
+  const trained = Number(getKv(header.metadata, "llama.context_length")?.value);
+  assert.ok(trained > 0, "the default model names its trained context");
+  const steps = planSteps({ presets: ["passkey"], scale: "paper", gpu: "cuda", progress: false }, mkdtempSync(join(tmpdir(), "cascade-eval-report-")));
+  const argument = (step: { args: string[] }, flag: string) => step.args[step.args.indexOf(flag) + 1]!;
+  const full = steps.filter((step) => argument(step, "--policy").split(",").includes("full"));
+  assert.equal(full.length, 1);
+  for (const length of parseLengths(argument(full[0]!, "--len"))) assert.ok(length + 64 <= trained, `full cache at ${length} tokens exceeds the model's ${trained}`);
+  for (const step of steps.filter((each) => each !== full[0])) assert.deepEqual(argument(step, "--policy").split(","), ["sink-window", "cascading-strided", "cascading"], step.id);
 });
