@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { formatLength } from "../util/lengths.js";
 import { UsageError } from "../errors.js";
-import { tablesOfRuns } from "../tasks/registry.js";
+import { tablesOfRuns, taskOf } from "../tasks/registry.js";
 import { render } from "../printers/index.js";
 import type { Cell, Table } from "../printers/table.js";
 import { RunFolder } from "../results/run-folder.js";
@@ -51,7 +51,7 @@ function numbersCheck(table: Table, numericFrom: number): Check {
 }
 
 function passkeySection(steps: readonly { folder: RunFolder; cache: number }[]): Section {
-  const all = steps.map(({ folder, cache }) => ({ cache, records: folder.records<PasskeyRecord>() }));
+  const all = steps.map(({ folder, cache }) => ({ cache, records: folder.records<PasskeyRecord>(taskOf(folder).recordKey) }));
   const lengths = [...new Set(all.flatMap(({ records }) => records.map((record) => record.length)))].sort((a, b) => a - b);
   const depths = [...new Set(all.flatMap(({ records }) => records.map((record) => record.depthBin)))].sort((a, b) => a - b);
   const accuracy = (records: readonly PasskeyRecord[]) => (records.length === 0 ? null : 100 * mean(records.map((record) => record.score)));
@@ -107,7 +107,7 @@ function pooledPerplexity(records: readonly Pg19Record[]): number | null {
 }
 
 function pg19Section(steps: readonly { folder: RunFolder; cache: number; cascades: number }[]): Section {
-  const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<Pg19Record>() }));
+  const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<Pg19Record>(taskOf(entry.folder).recordKey) }));
   const of = (name: string, cache?: number, cascades?: number) =>
     runs.filter((run) => (cache === undefined || run.cache === cache) && (cascades === undefined || run.cascades === cascades)).flatMap((run) => run.records.filter((record) => record.policy.name === name));
   const full = pooledPerplexity(of(FULL));
@@ -138,7 +138,7 @@ function pg19Section(steps: readonly { folder: RunFolder; cache: number; cascade
 }
 
 function booksumSection(steps: readonly { folder: RunFolder; cascades: number }[]): Section {
-  const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<BooksumRecord>() }));
+  const runs = steps.map((entry) => ({ ...entry, records: entry.folder.records<BooksumRecord>(taskOf(entry.folder).recordKey) }));
   const rouge = (records: readonly BooksumRecord[]) => (["rouge1", "rouge2", "rougeL"] as const).map((key) => (records.length === 0 ? null : 100 * mean(records.map((record) => record.rouge[key].fmeasure))));
   const rows: Cell[][] = runs.flatMap(({ cascades, records }) =>
     [FULL, ...COMPARED].flatMap((name) => {

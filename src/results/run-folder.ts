@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { appendJsonLine, parseJsonLines, writeFileAtomic } from "../util/files.js";
+import { RunLock } from "./run-lock.js";
 
 export const MANIFEST_FILE = "run.json";
 export const SAMPLES_FILE = "samples.jsonl";
@@ -50,14 +51,36 @@ export class RunFolder {
     }
   }
 
-  records<T>(): T[] {
+  /**
+   * The finished records. With `keyOf` (the task's unit key), a unit recorded twice counts once: the first record
+   * is kept and the duplicates are named on stderr (two processes that ran the same folder before it was locked).
+   */
+  records<T>(keyOf?: (record: T) => string): T[] {
     const file = join(this.path, SAMPLES_FILE);
     if (!existsSync(file)) return [];
+    let records: T[];
     try {
-      return parseJsonLines<T>(readFileSync(file, "utf8"), file);
+      records = parseJsonLines<T>(readFileSync(file, "utf8"), file);
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
+    if (keyOf === undefined) return records;
+    const seen = new Set<string>();
+    const duplicates: string[] = [];
+    const unique = records.filter((record) => {
+      const key = keyOf(record);
+      if (!seen.has(key)) return seen.add(key), true;
+      duplicates.push(key);
+      return false;
+    });
+    if (duplicates.length > 0)
+      process.stderr.write(`note: ${file} holds ${duplicates.length} duplicate record${duplicates.length === 1 ? "" : "s"} (${duplicates.slice(0, 3).join(", ")}${duplicates.length > 3 ? ", …" : ""}); the first of each counts\n`);
+    return unique;
+  }
+
+  /** Claims the folder for this process until `release()` (see RunLock). */
+  lock(): RunLock {
+    return RunLock.acquire(this.path);
   }
 
   /** Drops a last line cut short by an interruption, so that appending starts on a fresh line. */

@@ -13,6 +13,7 @@ import { UsageError } from "../errors.js";
 import { render } from "../printers/index.js";
 import type { OutputFormat, Table } from "../printers/table.js";
 import { newRunId, RunFolder } from "../results/run-folder.js";
+import type { RunLock } from "../results/run-lock.js";
 import type { ProgressReporter } from "../ui/progress.js";
 
 export interface RunSettings {
@@ -126,28 +127,43 @@ export async function runTask<Options extends TaskOptions, Prepared, Unit, Recor
   try {
     const plan = await task.plan(engine, prepared, options, settings);
     for (const note of new Set(plan.notes ?? [])) process.stderr.write(`note: ${note}\n`);
-    const folder = openRunFolder(task.name, engine, settings, { options, ...plan.manifest }, resume);
-    const records = folder.records<RecordType>();
-    const done = new Set(records.map((record) => task.recordKey(record)));
-    const pending = task.pending?.(plan.units, done) ?? plan.units.filter((unit) => !done.has(task.unitKey(unit)));
-    const total = plan.expectedRecords ?? plan.units.length;
-    const tables = () => plan.tables(folder.id, records);
-    const device = engine.hardware.gpu || "cpu";
-    settings.reporter.start({
-      title: [plan.titleName ?? task.name, engine.modelInfo.name, device, ...(plan.titleParts ?? []), `run ${folder.id}`].join(" · "),
-      totalUnits: total,
-      doneUnits: plan.expectedRecords === undefined ? plan.units.length - pending.length : records.length,
-      totalTokens: pending.reduce((sum, unit) => sum + task.unitTokens(unit), 0),
-      tables,
-    });
-    await plan.beforeUnits?.();
-    await runUnits(task, plan, pending, engine, folder, records, settings);
-    settings.reporter.stop();
-    const extra = plan.finish?.(folder, records) ?? {};
-    finishRun(folder, tables(), settings, { task: task.name, done: records.length, total, units: task.recordsName, ...extra });
+    const { folder, lock } = openRunFolder(task.name, engine, settings, { options, ...plan.manifest }, resume);
+    try {
+      await runPlan(task, plan, folder, engine, settings);
+    } finally {
+      lock.release();
+    }
   } finally {
     await engine.close();
   }
+}
+
+/** The plan's pending units into the locked folder, then its tables and the closing report. */
+async function runPlan<Options extends TaskOptions, Prepared, Unit, RecordType>(
+  task: Task<Options, Prepared, Unit, RecordType>,
+  plan: TaskPlan<Unit, RecordType>,
+  folder: RunFolder,
+  engine: Engine,
+  settings: RunSettings,
+): Promise<void> {
+  const records = folder.records<RecordType>(task.recordKey);
+  const done = new Set(records.map((record) => task.recordKey(record)));
+  const pending = task.pending?.(plan.units, done) ?? plan.units.filter((unit) => !done.has(task.unitKey(unit)));
+  const total = plan.expectedRecords ?? plan.units.length;
+  const tables = () => plan.tables(folder.id, records);
+  const device = engine.hardware.gpu || "cpu";
+  settings.reporter.start({
+    title: [plan.titleName ?? task.name, engine.modelInfo.name, device, ...(plan.titleParts ?? []), `run ${folder.id}`].join(" · "),
+    totalUnits: total,
+    doneUnits: plan.expectedRecords === undefined ? plan.units.length - pending.length : records.length,
+    totalTokens: pending.reduce((sum, unit) => sum + task.unitTokens(unit), 0),
+    tables,
+  });
+  await plan.beforeUnits?.();
+  await runUnits(task, plan, pending, engine, folder, records, settings);
+  settings.reporter.stop();
+  const extra = plan.finish?.(folder, records) ?? {};
+  finishRun(folder, tables(), settings, { task: task.name, done: records.length, total, units: task.recordsName, ...extra });
 }
 
 /**
@@ -215,10 +231,11 @@ async function runUnits<Unit, RecordType>(
 }
 
 /**
- * The folder a run writes to: the resumed one, once it is sure the same model file is loaded, or a new one whose
- * `run.json` holds `manifest` with the task, the time, the model and the hardware. A torn last record is dropped.
+ * The folder a run writes to, locked for this process: the resumed one, once it is sure the same model file is
+ * loaded, or a new one whose `run.json` holds `manifest` with the task, the time, the model and the hardware. A torn
+ * last record is dropped.
  */
-function openRunFolder(task: string, engine: Engine, settings: RunSettings, manifest: Record<string, unknown>, resume?: RunFolder): RunFolder {
+function openRunFolder(task: string, engine: Engine, settings: RunSettings, manifest: Record<string, unknown>, resume?: RunFolder): { folder: RunFolder; lock: RunLock } {
   const recorded = resume?.manifest<{ model: { sha256: string } }>().model.sha256;
   if (recorded !== undefined && recorded !== engine.modelInfo.sha256)
     throw new UsageError(`${engine.modelInfo.path} is not the model this run started with (sha256 ${recorded.slice(0, 12)}…)`);
@@ -231,11 +248,13 @@ function openRunFolder(task: string, engine: Engine, settings: RunSettings, mani
       model: engine.modelInfo,
       hardware: engine.hardware,
     });
+  // before anything is written: a second process on the same folder stops here
+  const lock = folder.lock();
   folder.trimTornTail();
   process.stderr.write(`cache eviction: ${EVICTION_PATHS[engine.hardware.eviction]}\n`);
   process.stderr.write(`${attentionScoresLine(engine.hardware.attentionScores, engine.hardware.extensions.includes("attention-scores"))}\n`);
   for (const note of [engine.hardware.flashAttentionNote, engine.hardware.cudaGraphsNote]) if (note !== undefined) process.stderr.write(`note: ${note}\n`);
-  return folder;
+  return { folder, lock };
 }
 
 interface RunOutcome {

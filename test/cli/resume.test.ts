@@ -135,7 +135,10 @@ test("SIGTERM stops after the current chunk, writes the summary, exits 130; --re
 test("SIGKILL mid-run loses nothing that was written; --resume completes the run", { skip: SKIP, timeout: 240_000 }, async () => {
   const { first, folder, results, linesBefore } = await interrupt("SIGKILL");
   assert.equal(first.signal, "SIGKILL");
-  await resume(folder, results, linesBefore.length);
+  assert.ok(existsSync(join(folder, "run.lock")), "the killed process left its lock");
+  const resumed = await resume(folder, results, linesBefore.length);
+  assert.match(resumed.stderr, /^note: process \d+, which held .* is gone; taking the run over$/m, explain(resumed));
+  assert.ok(!existsSync(join(folder, "run.lock")), "the finished resume gave the folder back");
   assertSameAsBaseline(folder);
   assert.deepEqual(completeLines(folder).slice(0, linesBefore.length), linesBefore, "--resume rewrote records it had");
 });
@@ -170,4 +173,16 @@ test("--resume of a finished run changes nothing and prints its table", { skip: 
     tables.map((table) => table.title),
     ["passkey accuracy (%) — sink-window", "passkey accuracy (%) — cascading", "passkey accuracy (%) by length", "passkey key retention — sink-window", "passkey key retention — cascading"],
   );
+});
+
+test("a second run of a folder in use refuses in one line, and the first run's records stay whole", { skip: SKIP, timeout: 240_000 }, async () => {
+  const results = tempFolder();
+  const running = startCli([...FLAGS, "--results", results, ...QUIET]);
+  const folder = await waitForRecords(() => runFolders(results)[0], 1, running);
+  const second = await cli(["passkey", "--resume", folder, "--results", results, ...QUIET]);
+  assert.equal(second.code, 2, explain(second));
+  assert.match(second.stderr, /^cascade-eval: .* is in use by process \d+ \(since [^)]+\); wait for it to finish or stop it, then resume$/m, explain(second));
+  assert.doesNotMatch(second.stderr, /^\s+at /m);
+  assertSucceeded(await running.done);
+  assertSameAsBaseline(folder);
 });

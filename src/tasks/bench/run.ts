@@ -137,7 +137,7 @@ export const benchTask: Task<BenchOptions, void, Unit, BenchRecord> = {
   savedTables: (folders: readonly RunFolder[]) =>
     folders.flatMap((folder) => {
       const manifest = folder.manifest<{ system: BenchSystem; model: { name: string } }>();
-      return benchTables(folder.id, manifest.system, manifest.model.name, folder.records<BenchRecord>());
+      return benchTables(folder.id, manifest.system, manifest.model.name, folder.records<BenchRecord>(recordKey));
     }),
 };
 

@@ -103,6 +103,8 @@ interface Prepared {
   samples: BooksumSample[];
 }
 
+const booksumRecordKey = (record: BooksumRecord) => `${record.row}|${record.policy.name}`;
+
 export const booksumTask: Task<BooksumOptions, Prepared, Unit, BooksumRecord> = {
   name: "booksum",
   recordsName: "summaries",
@@ -144,10 +146,10 @@ export const booksumTask: Task<BooksumOptions, Prepared, Unit, BooksumRecord> = 
     };
   },
   unitKey: (unit) => `${unit.sample.row}|${unit.policy.name}`,
-  recordKey: (record) => `${record.row}|${record.policy.name}`,
+  recordKey: booksumRecordKey,
   unitTokens: (unit) => unit.prompt.length,
   unitLabel: (unit) => `row ${unit.sample.row} · ${unit.policy.name}`,
-  savedTables: (folders: readonly RunFolder[]) => folders.flatMap((folder) => booksumTables(folder.id, folder.records<BooksumRecord>())),
+  savedTables: (folders: readonly RunFolder[]) => folders.flatMap((folder) => booksumTables(folder.id, folder.records<BooksumRecord>(booksumRecordKey))),
 };
 
 function promptTokens(engine: Engine, frame: PromptFrame, book: string): number[] {

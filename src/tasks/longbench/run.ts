@@ -121,7 +121,7 @@ export const longBenchTask: Task<LongBenchOptions, Prepared, Unit, LongBenchReco
     folders.flatMap((folder) => {
       const { options, maxLength } = folder.manifest<{ options: LongBenchOptions; maxLength: number }>();
       const tables = options.e ? longBenchETables : longBenchTables;
-      return tables(folder.id, folder.records<LongBenchRecord>(), options.datasets, loadLongBenchConfig(), [`max length ${maxLength} tokens`]);
+      return tables(folder.id, folder.records<LongBenchRecord>((record) => recordKey(record.dataset, record.item, record.policy.name)), options.datasets, loadLongBenchConfig(), [`max length ${maxLength} tokens`]);
     }),
 };
 

@@ -70,6 +70,8 @@ export function planUnits(options: PasskeyOptions, config: PasskeyConfig, traine
   return units;
 }
 
+const recordKey = (record: PasskeyRecord) => unitKey(record.sampleId, record.policy.name);
+
 export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecord> = {
   name: "passkey",
   recordsName: "samples",
@@ -111,10 +113,10 @@ export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecor
     };
   },
   unitKey: (unit) => unitKey(sampleId(unit), unit.policy.name),
-  recordKey: (record) => unitKey(record.sampleId, record.policy.name),
+  recordKey,
   unitTokens: (unit) => unit.length,
   unitLabel: (unit) => `${sampleId(unit)} · ${unit.policy.name}`,
-  savedTables: (folders: readonly RunFolder[]) => passkeyTables(folders.map((folder) => ({ runId: folder.id, records: folder.records<PasskeyRecord>() }))),
+  savedTables: (folders: readonly RunFolder[]) => passkeyTables(folders.map((folder) => ({ runId: folder.id, records: folder.records<PasskeyRecord>(recordKey) }))),
 };
 
 /** Streams one sample through one policy and generates the answer; false when interrupted. */

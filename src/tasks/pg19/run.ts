@@ -47,6 +47,8 @@ export function resolveWindow(options: Pg19Options, trainedContext: number): num
   return options.window ?? fitWindow(PAPER_WINDOW, options.sinks, () => options.stride, trainedContext).window;
 }
 
+const pg19RecordKey = (record: Pg19Record) => `${record.bookId}|${record.policy.name}`;
+
 export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
   name: "pg19",
   recordsName: "book runs",
@@ -93,11 +95,11 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
     };
   },
   unitKey: (unit) => `${unit.book.document.id}|${unit.policy.name}`,
-  recordKey: (record) => `${record.bookId}|${record.policy.name}`,
+  recordKey: pg19RecordKey,
   unitTokens: (unit) => unit.book.tokens.length,
   unitLabel: (unit) => `${unit.book.document.id} · ${unit.policy.name}`,
   savedTables: (folders: readonly RunFolder[]) =>
-    pg19Tables(folders.map((folder) => ({ runId: folder.id, records: folder.records<Pg19Record>(), skipped: folder.manifest<{ skipped?: string[] }>().skipped }))),
+    pg19Tables(folders.map((folder) => ({ runId: folder.id, records: folder.records<Pg19Record>(pg19RecordKey), skipped: folder.manifest<{ skipped?: string[] }>().skipped }))),
 };
 
 /** One book under one policy; false when interrupted. */
