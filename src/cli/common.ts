@@ -74,10 +74,12 @@ export function oneLineErrors(command: Command): Command {
  * given again on the command line are refused rather than silently ignored.
  */
 export function resumeRun<Options>(command: Command, run: string, results: string, taskFlags: readonly string[]): { folder: RunFolder; options: Options } {
+  const folder = RunFolder.open(run, results);
+  const manifest = folder.manifest<{ task?: string; options: Options; model: { path: string } }>();
+  if (manifest.task !== command.name())
+    throw new UsageError(`${folder.path} is a ${manifest.task ?? "unknown task's"} run, not a ${command.name()} run; continue it with: cascade-eval ${manifest.task ?? "TASK"} --resume ${run}`);
   const given = taskFlags.filter((flag) => command.getOptionValueSource(flag) === "cli");
   if (given.length > 0) throw new UsageError(`--resume repeats the run's own settings; drop ${given.map((flag) => `--${flag}`).join(", ")}`);
-  const folder = RunFolder.open(run, results);
-  const manifest = folder.manifest<{ options: Options; model: { path: string } }>();
   return { folder, options: { ...manifest.options, model: manifest.model.path } };
 }
 

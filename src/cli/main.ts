@@ -16,6 +16,7 @@ import { extensionsCommand } from "./extensions.js";
 import { passkeyCommand } from "./passkey.js";
 import { pg19Command } from "./pg19.js";
 import { parseChoice } from "./parse.js";
+import { projectVersion } from "../util/paths.js";
 
 function tableCommand(): Command {
   return new Command("table")
@@ -31,7 +32,9 @@ function tableCommand(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = oneLineErrors(
-    new Command("cascade-eval").description("KV-cache policies (full, sink-window, cascading) on very long inputs, through llama.cpp"),
+    new Command("cascade-eval")
+      .description("KV-cache policies (full, sink-window, cascading) on very long inputs, through llama.cpp")
+      .version(projectVersion(), "-V, --version", "print cascade-eval's version"),
   );
   program.addCommand(oneLineErrors(passkeyCommand()));
   program.addCommand(oneLineErrors(pg19Command()));

@@ -20,7 +20,12 @@ export class RunFolder {
 
   /** Claims a new folder (`runId`, else `runId-2`, `-3`…: runs started in the same second do not collide). */
   static create(resultsDirectory: string, runId: string, manifest: unknown): RunFolder {
-    mkdirSync(resolve(resultsDirectory), { recursive: true });
+    try {
+      mkdirSync(resolve(resultsDirectory), { recursive: true });
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === "EEXIST" || (error as NodeJS.ErrnoException).code === "ENOTDIR" ? "a file is in the way" : (error as Error).message;
+      throw new UsageError(`--results ${resultsDirectory}: cannot make the results folder (${reason}); name a folder`);
+    }
     for (let attempt = 1; ; attempt++) {
       const path = resolve(resultsDirectory, attempt === 1 ? runId : `${runId}-${attempt}`);
       try {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
 /** The project root, found from this file's place in both `src/util` and `dist/src/util`. */
@@ -8,6 +8,11 @@ export const PROJECT_ROOT = here.includes("/dist/") ? join(here, "..", "..", "..
 
 export function projectPath(...parts: string[]): string {
   return join(PROJECT_ROOT, ...parts);
+}
+
+/** cascade-eval's version, from its package.json. */
+export function projectVersion(): string {
+  return (JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string }).version;
 }
 
 /**

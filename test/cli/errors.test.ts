@@ -89,6 +89,17 @@ const cases: BadInput[] = [
   { name: "--resume of a missing run", args: ["passkey", "--resume", "no-such-run"], message: /no run found at 'no-such-run'/ },
   { name: "--resume combined with --len", args: ["passkey", "--resume", existingRun, "--len", "2K"], message: /--resume repeats the run's own settings; drop --len/ },
   { name: "table of a missing run", args: ["table", "no-such-run"], message: /no run found at 'no-such-run'/ },
+  { name: "length past what V8's arrays hold", args: ["passkey", "--len", "100M"], message: /length '100M' is over the 16M tokens cascade-eval streams/ },
+  {
+    name: "--resume of another task's run",
+    args: ["pg19", "--resume", existingRun],
+    message: /is a passkey run, not a pg19 run; continue it with: cascade-eval passkey --resume /,
+  },
+  {
+    name: "--resume of another task's run, with that task's flag",
+    args: ["pg19", "--resume", existingRun, "--data", "books.jsonl"],
+    message: /is a passkey run, not a pg19 run; continue it with: cascade-eval passkey --resume /,
+  },
 ];
 
 /** The whole contract of a usage error, checked in one place so every case gets all of it. */
@@ -136,4 +147,18 @@ test("bad input found before any work leaves no run folder behind", { timeout: 6
 
 test("bad input found at the check of the cache against the loaded model's context leaves no run folder behind", { skip: needs(STORIES_FIXTURE), timeout: 60_000 }, async () => {
   await assertNoRunFolderLeft([["passkey", "--model", STORIES, "--len", "8K", "--window", "2048", "--stride", "512", "--policy", "sink-window"]]);
+});
+
+test("--results naming a file is one line, not a stack trace", { timeout: 60_000 }, async () => {
+  const file = join(tempFolder(), "not-a-folder");
+  writeFileSync(file, "");
+  const result = await cli(["passkey", "--len", "2K", "--samples", "1", "--depths", "1", "--policy", "full", "--results", file, ...QUIET], 60_000);
+  assertOneLineError(result, /--results .*not-a-folder: cannot make the results folder \(a file is in the way\); name a folder/);
+});
+
+test("--version prints the package's version and exits 0", async () => {
+  const result = await cli(["--version"]);
+  const version = (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  assert.equal(result.code, 0, explain(result));
+  assert.equal(result.stdout.trim(), version);
 });

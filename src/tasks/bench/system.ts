@@ -1,8 +1,8 @@
 /** What a speed record says about the machine beyond what llama.cpp reports: driver, CPU, memory, our version. */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { projectPath } from "../../util/paths.js";
+import { projectPath, projectVersion } from "../../util/paths.js";
 
 export interface MachineInfo {
   cpu: string;
@@ -24,7 +24,7 @@ function quiet(command: string, args: string[], cwd?: string): string | null {
 
 export function machineInfo(): MachineInfo {
   const smi = quiet("nvidia-smi", []);
-  const version = (JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as { version: string }).version;
+  const version = projectVersion();
   const commit = existsSync(projectPath(".git")) ? (quiet("git", ["rev-parse", "--short=12", "HEAD"], projectPath())?.trim() ?? null) : null;
   return {
     cpu: cpus()[0]?.model.trim() ?? "unknown",
