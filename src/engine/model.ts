@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { readGgufFileInfo, resolveModelFile, type Llama, type LlamaModel } from "node-llama-cpp";
 import { UsageError } from "../errors.js";
+import { readGgufHeader } from "../gguf/reader.js";
 import { takeLlamaError } from "./llama.js";
 import { writeFileAtomic } from "../util/files.js";
 
@@ -129,6 +130,24 @@ export async function modelSha256(path: string): Promise<string> {
   return sha256;
 }
 
+/**
+ * Why a GGUF file that llama.cpp refused is short, when it is: its header runs past the end of the file, or its
+ * tensors end beyond it (an interrupted download or copy). Undefined when the file is whole as far as we can tell.
+ */
+export async function truncation(path: string): Promise<string | undefined> {
+  const { size } = statSync(path);
+  let end: number;
+  try {
+    const header = await readGgufHeader(path);
+    end = header.tensors.reduce((last, tensor) => Math.max(last, header.dataOffset + tensor.offset + (tensor.size ?? 0)), header.dataOffset);
+  } catch {
+    return `its header is cut short at ${size.toLocaleString("en-US")} bytes`;
+  }
+  return size < end ? `it is ${size.toLocaleString("en-US")} bytes but its tensors end at byte ${end.toLocaleString("en-US")}` : undefined;
+}
+
+const TRUNCATED_HINT = "the file is truncated (an interrupted download or copy?): fetch or copy it again";
+
 export async function loadModel(llama: Llama, path: string): Promise<LlamaModel> {
   assertGgufFile(path);
   takeLlamaError();
@@ -136,6 +155,8 @@ export async function loadModel(llama: Llama, path: string): Promise<LlamaModel>
     return await llama.loadModel({ modelPath: path });
   } catch (error) {
     const cause = takeLlamaError();
+    const short = await truncation(path);
+    if (short !== undefined) throw new UsageError(`cannot load model ${path}: ${short}; ${TRUNCATED_HINT}`);
     throw new UsageError(`cannot load model ${path}: ${firstLine(error)}${cause ? ` (llama.cpp: ${cause})` : ""}`);
   }
 }
@@ -146,7 +167,8 @@ export async function readModelMetadata(path: string): Promise<object> {
   try {
     return (await readGgufFileInfo(path, { readTensorInfo: false })).metadata;
   } catch (error) {
-    throw new UsageError(`cannot load model ${path}: ${firstLine(error)}`);
+    const short = await truncation(path);
+    throw new UsageError(`cannot load model ${path}: ${short === undefined ? firstLine(error) : `${short}; ${TRUNCATED_HINT}`}`);
   }
 }
 

@@ -36,6 +36,11 @@ writeFileSync(garbageModel, Buffer.concat([Buffer.from("GGUF\x03\x00\x00\x00", "
 const truncatedModel = join(fixtures, "truncated-4k.gguf");
 writeFileSync(truncatedModel, readFileSync(DEFAULT_MODEL_PATH).subarray(0, 4096));
 
+/** The embedded model without its last 64 KB: a whole header, tensors running past the end. */
+const shortTensorsModel = join(fixtures, "short-tensors.gguf");
+const whole = readFileSync(DEFAULT_MODEL_PATH);
+writeFileSync(shortTensorsModel, whole.subarray(0, whole.length - 65536));
+
 /** A run folder to point --resume at (only its run.json matters for the flag check). */
 const resultsWithRun = tempFolder();
 const existingRun = join(resultsWithRun, "passkey-20000101-000000");
@@ -74,7 +79,16 @@ const cases: BadInput[] = [
   { name: "missing model file", args: ["passkey", "--len", "2K", "--model", "/nonexistent.gguf"], message: /model file not found: \/nonexistent\.gguf/ },
   { name: "model file of random bytes", args: ["passkey", "--len", "2K", "--model", randomModel], message: /not a GGUF model file: .*random-bytes\.gguf/ },
   { name: "model file with a GGUF magic and garbage after it", args: ["passkey", "--len", "2K", "--model", garbageModel], message: /cannot load model .*magic-then-garbage\.gguf/ },
-  { name: "model file truncated after 4 KB", args: ["passkey", "--len", "2K", "--model", truncatedModel], message: /cannot load model .*truncated-4k\.gguf/ },
+  {
+    name: "model file truncated after 4 KB",
+    args: ["passkey", "--len", "2K", "--model", truncatedModel],
+    message: /cannot load model .*truncated-4k\.gguf: its header is cut short at 4,096 bytes; the file is truncated \(an interrupted download or copy\?\): fetch or copy it again/,
+  },
+  {
+    name: "model file that lost its last tensor bytes",
+    args: ["passkey", "--len", "2K", "--model", shortTensorsModel],
+    message: /cannot load model .*short-tensors\.gguf: it is [\d,]+ bytes but its tensors end at byte [\d,]+; the file is truncated/,
+  },
   {
     name: "model context too short for the cache",
     args: ["passkey", "--model", STORIES, "--len", "8K", "--window", "2048", "--stride", "512", "--policy", "sink-window"],
