@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { appendJsonLine, parseJsonLines, writeFileAtomic } from "../util/files.js";
@@ -43,7 +43,12 @@ export class RunFolder {
   static open(run: string, resultsDirectory: string): RunFolder {
     const candidates = [resolve(run), resolve(resultsDirectory, run)];
     const path = candidates.find((candidate) => existsSync(join(candidate, MANIFEST_FILE)) && statSync(candidate).isDirectory());
-    if (!path) throw new UsageError(`no run found at '${run}' (expected a folder with ${MANIFEST_FILE}, or a run id under ${resultsDirectory})`);
+    if (!path) {
+      const inside = [...new Set(candidates.flatMap((candidate) => runsInside(candidate)))];
+      if (inside.length > 0)
+        throw new UsageError(`'${run}' holds runs but is not one (a reproduction?): name them, e.g. ${inside.slice(0, 2).join(" ")}${inside.length > 2 ? ` (${inside.length} in all)` : ""}`);
+      throw new UsageError(`no run found at '${run}' (expected a folder with ${MANIFEST_FILE}, or a run id under ${resultsDirectory})`);
+    }
     return new RunFolder(path);
   }
 
@@ -104,6 +109,16 @@ export class RunFolder {
   write(name: string, content: string): void {
     writeFileAtomic(join(this.path, name), content);
   }
+}
+
+/** Run folders directly in `folder` or in its `runs/` (a reproduction keeps its runs there). */
+function runsInside(folder: string): string[] {
+  const found: string[] = [];
+  for (const parent of [folder, join(folder, "runs")]) {
+    if (!existsSync(parent) || !statSync(parent).isDirectory()) continue;
+    for (const name of readdirSync(parent).sort()) if (existsSync(join(parent, name, MANIFEST_FILE))) found.push(join(parent, name));
+  }
+  return found;
 }
 
 /** `passkey-20261123-143005`: sortable, readable, unique enough for one user's results folder. */

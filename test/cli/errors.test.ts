@@ -41,6 +41,13 @@ const shortTensorsModel = join(fixtures, "short-tensors.gguf");
 const whole = readFileSync(DEFAULT_MODEL_PATH);
 writeFileSync(shortTensorsModel, whole.subarray(0, whole.length - 65536));
 
+/** A folder holding runs in runs/, as a reproduction does: table must point at them. */
+const reproduction = tempFolder();
+for (const name of ["passkey-cache-65K", "passkey-cache-32K"]) {
+  mkdirSync(join(reproduction, "runs", name), { recursive: true });
+  writeFileSync(join(reproduction, "runs", name, "run.json"), JSON.stringify({ task: "passkey", options: {} }));
+}
+
 /** A run folder to point --resume at (only its run.json matters for the flag check). */
 const resultsWithRun = tempFolder();
 const existingRun = join(resultsWithRun, "passkey-20000101-000000");
@@ -103,6 +110,7 @@ const cases: BadInput[] = [
   { name: "--resume of a missing run", args: ["passkey", "--resume", "no-such-run"], message: /no run found at 'no-such-run'/ },
   { name: "--resume combined with --len", args: ["passkey", "--resume", existingRun, "--len", "2K"], message: /--resume repeats the run's own settings; drop --len/ },
   { name: "table of a missing run", args: ["table", "no-such-run"], message: /no run found at 'no-such-run'/ },
+  { name: "table of a folder of runs (a reproduction)", args: ["table", reproduction], message: /holds runs but is not one \(a reproduction\?\): name them, e\.g\. .*runs\/passkey-cache-32K .*runs\/passkey-cache-65K$/ },
   { name: "length past what V8's arrays hold", args: ["passkey", "--len", "100M"], message: /length '100M' is over the 16M tokens cascade-eval streams/ },
   {
     name: "--resume of another task's run",
