@@ -2,7 +2,7 @@
  * Documents from local files: JSONL (plain, `.xz` or `.zst`), parquet, or a folder of `.txt` files. Every task's
  * `--data PATH` goes through here, and so do the hub datasets once downloaded.
  */
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
@@ -116,8 +116,39 @@ function zipMember(path: string, member: string): Readable {
   return Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
 }
 
+/** What a file's first bytes say it is (for messages about a file whose name says otherwise). */
+export function sniffFormat(head: Uint8Array): string {
+  const starts = (...bytes: number[]) => bytes.every((byte, index) => head[index] === byte);
+  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return "xz";
+  if (starts(0x28, 0xb5, 0x2f, 0xfd)) return "zstd";
+  if (starts(0x1f, 0x8b)) return "gzip";
+  if (starts(0x42, 0x5a, 0x68)) return "bzip2";
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return "a zip archive";
+  if (starts(0x50, 0x41, 0x52, 0x31)) return "parquet";
+  const text = Buffer.from(head).toString("utf8").trimStart().toLowerCase();
+  if (text.startsWith("<!doctype html") || text.startsWith("<html")) return "an HTML page";
+  if (text.startsWith("{") || text.startsWith("[")) return "plain JSON";
+  return head.length === 0 ? "empty" : "not a format cascade-eval knows";
+}
+
+/** Refuses a file whose name promises a compression its bytes do not have, naming what they look like. */
+function assertCompression(path: string, expected: "xz" | "zstd"): void {
+  const head = Buffer.alloc(16);
+  const fd = openSync(path, "r");
+  let read: number;
+  try {
+    read = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const found = sniffFormat(head.subarray(0, read));
+  if (found !== expected) throw new UsageError(`--data ${path}: the name says ${expected} but the file is ${found === "empty" ? "empty" : `${found}`}; rename or recompress it`);
+}
+
 /** The file's bytes, through an xz or zstd decoder when its name says so. */
 function decompressed(path: string): Readable {
+  if (path.endsWith(".xz")) assertCompression(path, "xz");
+  if (path.endsWith(".zst")) assertCompression(path, "zstd");
   const raw = createReadStream(path);
   if (path.endsWith(".xz")) return Readable.fromWeb(new xz.XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as never);
   if (!path.endsWith(".zst")) return raw;

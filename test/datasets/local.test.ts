@@ -114,3 +114,13 @@ test("the shared LongBench multi_news file reads through the xz decoder in the t
   const shared = await readDocuments(fixture("data/longbench/multi_news.jsonl.xz"), { textField: "context" });
   assert.equal(shared.length, 200);
 });
+
+test("a file whose name promises xz or zstd but whose bytes are something else is refused with what it is", async () => {
+  const plain = file("mislabeled.jsonl.xz", jsonl);
+  await assert.rejects(readDocuments(plain), (error: unknown) => error instanceof UsageError && /the name says xz but the file is plain JSON; rename or recompress it/.test(error.message));
+  execFileSync("xz", ["-k", "-f", file("real.jsonl", jsonl)]);
+  const xzAsZstd = file("xz-named.jsonl.zst", readFileSync(join(dir, "real.jsonl.xz")));
+  await assert.rejects(readDocuments(xzAsZstd), /the name says zstd but the file is xz/);
+  const html = file("page.jsonl.xz", "<!DOCTYPE html><html><body>Not found</body></html>");
+  await assert.rejects(readDocuments(html), /the name says xz but the file is an HTML page/);
+});
