@@ -127,7 +127,8 @@ test("bad pg19 inputs are one-line errors with exit code 2", { skip: SKIP }, asy
   const cases: [string[], RegExp][] = [
     [["--data", join(fixtures, "missing.jsonl")], /no such file or folder/],
     [["--data", books, "--chunking", "llama-perplexity", "--policy", "full,sink-window"], /use --policy full/],
-    [["--data", books, "--window", "100000"], /no book has the \d+ tokens needed/],
+    [["--data", books, "--window", "100000"], /no book has the \d+ tokens needed \(the longest has \d+; .*\); use --window \d+ or less$/m],
+    [["--data", books, "--max-tokens", "1024"], /no book has the \d+ tokens needed \(the longest has 1024; .*\); use --max-tokens \d+ or more, or --window \d+ or less$/m],
     [["--data", books, "--chunking", "sideways"], /--chunking/],
     [["--datasets-dir", tempFolder()], /dataset pg19-test is not cached; run `cascade-eval data fetch pg19-test` with network access, or pass --data PATH/],
   ];

@@ -70,7 +70,18 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
       if (tokens.length < minimum) skipped.push(`${document.id} (${tokens.length} tokens)`);
       else books.push({ document, tokens });
     }
-    if (books.length === 0) throw new UsageError(`no book has the ${minimum} tokens needed (${skipped.length} skipped: shorter than the cache)`);
+    if (books.length === 0) {
+      const longest = Math.max(...documents.map((document) => Math.min(engine.tokenizeDocument(document.text).length, options.maxTokens ?? Infinity)));
+      // the largest window (a multiple of the cascades) whose cache the longest book still outgrows
+      const window = Math.max(options.cascades, Math.floor((longest - options.sinks - 1) / options.cascades) * options.cascades);
+      const fix =
+        options.chunking === "llama-perplexity"
+          ? `--ctx ${Math.floor(longest / 2)} or less`
+          : options.maxTokens !== undefined && options.maxTokens < minimum
+            ? `--max-tokens ${minimum} or more, or --window ${window} or less`
+            : `--window ${window} or less`;
+      throw new UsageError(`no book has the ${minimum} tokens needed (the longest has ${longest}; ${skipped.length} skipped: shorter than the cache); use ${fix}`);
+    }
     const notes: string[] = [];
     for (const policy of policies) {
       const longest = options.chunking === "llama-perplexity" ? options.ctx : Math.max(...books.map((book) => book.tokens.length));
