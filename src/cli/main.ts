@@ -50,7 +50,8 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode;
+      // one convention (docs/usage.md): 0 done, 1 a check failed, 2 usage or input error, 130 interrupted
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }
     if (error instanceof UsageError) {

@@ -128,7 +128,7 @@ const cases: BadInput[] = [
 function assertOneLineError(result: CliResult, message: RegExp): void {
   assert.equal(result.timedOut, false, explain(result));
   assert.equal(result.signal, null, `killed by a signal (a crash?)\n${explain(result)}`);
-  assert.notEqual(result.code, 0, `exit status 0 for bad input\n${explain(result)}`);
+  assert.equal(result.code, 2, `bad input exits 2 (docs/usage.md)\n${explain(result)}`);
   assert.ok(result.code !== null && result.code > 0 && result.code < 128, `exit status ${result.code} looks like a crash\n${explain(result)}`);
   const lines = result.stderr.split("\n");
   assert.equal(lines.pop(), "", `stderr does not end with a newline\n${explain(result)}`);
