@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { DEFAULT_MODEL } from "../config.js";
 import { benchTask, type BenchOptions } from "../tasks/bench/run.js";
-import { parseLength, parseLengths } from "../util/lengths.js";
+import { BENCH_MAX_LENGTH, parseLength, parseLengths } from "../util/lengths.js";
 import { flashAttentionFlag } from "./common.js";
 import { parseCount } from "./parse.js";
 import { policyOptions, policyValues } from "./policy-flags.js";
@@ -14,7 +14,7 @@ export function benchCommand(): Command {
   policyOptions(command, { policies: "full,sink-window,cascading", policiesHelp: "each one stream per length", values: { sinks: 64, window: 65536, cascades: 4 } })
     .option("--stride <n>", "tokens per chunk (one llama.cpp evaluation; the policy runs after each)", parseCount("--stride", 1), 4096)
     .option("--raw-chunks <n>", "steady chunks of the raw llama.cpp baseline at the bounded occupancy (0: none)", parseCount("--raw-chunks", 0), 16)
-    .option("--max-full-length <n>", "run the full cache only up to this length (default: every length that fits)", (text: string) => parseLength(text))
+    .option("--max-full-length <n>", "run the full cache only up to this length (default: every length that fits)", (text: string) => parseLength(text, BENCH_MAX_LENGTH))
     .option("--seed <n>", "seed of the input tokens (ordinary vocabulary tokens drawn at random)", parseCount("--seed", 0), 1)
     .addHelpText("after", "\nSynthetic models of real shapes: cascade-eval model synth --shape llama-3.1-8b -o llama-3.1-8b.gguf (see model shapes).");
   return taskCommand(
@@ -25,7 +25,7 @@ export function benchCommand(): Command {
       return {
         ...policy,
         model: flags.model ?? DEFAULT_MODEL,
-        lengths: parseLengths(String(flags.len)),
+        lengths: parseLengths(String(flags.len), BENCH_MAX_LENGTH),
         policies: policy.policies,
         sinks: policy.sinks!,
         window: policy.window!,

@@ -9,7 +9,7 @@ import { render } from "../printers/index.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../printers/table.js";
 import { oneLineErrors } from "./common.js";
 import { parseChoice, parseCount } from "./parse.js";
-import { parseLength } from "../util/lengths.js";
+import { BENCH_MAX_LENGTH, parseLength } from "../util/lengths.js";
 
 const GIB = 2 ** 30;
 
@@ -29,7 +29,7 @@ function synthCommand(): Command {
     .requiredOption("-o, --out <file>", "GGUF file to write (atomically)")
     .option("--vocab <gguf>", "take the tokenizer from this GGUF (default: llama.cpp's vocabulary file of the shape's family)")
     .option("--seed <n>", "seed of the random weights", parseCount("--seed", 0), 1)
-    .option("--context <n>", "trained context length to declare (default: the real model's), e.g. a tiny model for long-cache host-side measurements", (text: string) => parseLength(text))
+    .option("--context <n>", "trained context length to declare (default: the real model's), e.g. a tiny model for long-cache host-side measurements", (text: string) => parseLength(text, BENCH_MAX_LENGTH))
     .action(async (flags: { shape: string; type: SynthType; out: string; vocab?: string; seed: number; context?: number }) => {
       const known = findShape(flags.shape);
       if (!known) throw new UsageError(`unknown --shape '${flags.shape}' (known: ${MODEL_SHAPES.map((shape) => shape.id).join(", ")})`);

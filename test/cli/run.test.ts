@@ -88,8 +88,9 @@ test("the run folder holds run.json, samples.jsonl, summary.csv and summary.md t
   assert.equal(readFileSync(join(folder, "summary.md"), "utf8"), `# ${basename(folder)}\n\n${result.stdout}`);
   const csv = parseCsv(readFileSync(join(folder, "summary.csv"), "utf8"));
   // the first table's head, padded to the widest table (the retention table) so that every row has one width
+  // one header: the first table's columns first, then the others' new ones
   assert.deepEqual(csv[0]!.slice(0, 7), ["table", "length", "cache", "d≤0.5", "d≤1", "avg", "n"]);
-  assert.ok(csv[0]!.slice(7).every((cell) => cell === ""), csv[0]!.join(","));
+  assert.equal(csv.filter((row) => row[0] === "table").length, 1, "one header row");
   for (const policy of POLICIES) assert.ok(csv.some((row) => row[0] === `passkey accuracy (%) — ${policy}` && row[1] === "2K" && row[6] === "2"), `no 2K row for ${policy} in summary.csv`);
 });
 
@@ -208,21 +209,23 @@ test("table finds a run by id under --results, and rebuilds the run's own markdo
   assert.equal(result.stdout, stories.result.stdout);
 });
 
-test("table --format csv parses, with a header row and one comparison row per run and policy", { skip: SKIP_STORIES }, async () => {
+test("table --format csv is one rectangular table: one header, a column each, one comparison row per run and policy", { skip: SKIP_STORIES }, async () => {
   const ids = [stories.folder, embedded.folder].map((folder) => basename(folder));
   const result = await cli(["table", stories.folder, embedded.folder, "--format", "csv"]);
   assertSucceeded(result);
   const rows = parseCsv(result.stdout);
-  assert.deepEqual(rows[0]!.slice(0, 7), ["table", "length", "cache", "d≤0.5", "d≤1", "avg", "n"]);
-  assert.ok(rows[0]!.slice(7).every((cell) => cell === ""), rows[0]!.join(","));
-  const width = rows[0]!.length;
-  for (const row of rows) assert.equal(row.length, width, `ragged CSV row: ${row.join(",")}`);
-  const comparison = rows.filter((row) => row[0] === "passkey accuracy (%) by length");
+  const [header, ...body] = rows;
+  assert.deepEqual(header!.slice(0, 7), ["table", "length", "cache", "d≤0.5", "d≤1", "avg", "n"]);
+  assert.ok(!body.some((row) => row[0] === "table"), "one header row for all tables");
+  assert.equal(new Set(header).size, header!.length, "each column once");
+  for (const row of body) assert.equal(row.length, header!.length, `ragged CSV row: ${row.join(",")}`);
+  const column = (name: string) => header!.indexOf(name);
+  const comparison = body.filter((row) => row[0] === "passkey accuracy (%) by length");
   assert.deepEqual(
-    comparison.map((row) => [row[1], row[2]]),
+    comparison.map((row) => [row[column("run")], row[column("policy")]]),
     [...POLICIES.map((policy) => [ids[0], policy]), [ids[1], "sink-window"]],
   );
-  for (const row of comparison) assert.ok(Number.isFinite(Number(row[3])) && Number(row[3]) >= 0 && Number(row[3]) <= 100, row.join(","));
+  for (const row of comparison) assert.ok(Number.isFinite(Number(row[column("2K")])) && Number(row[column("2K")]) >= 0 && Number(row[column("2K")]) <= 100, row.join(","));
 });
 
 test("table --format json parses, and its numbers match the records", { skip: SKIP_STORIES }, async () => {

@@ -22,14 +22,13 @@ test("markdown tables escape pipes, right-align numeric columns and list notes",
   assert.match(text, /^### accuracy — full\n\n\| length \| cache \| d≤0\.5 \| avg \|\n\| --- \| --- \| ---: \| ---: \|\n\| 4K \| full cache \| 100 \| 87\.5 \|\n\| 32K \| a\\\|b \| – \| 12\.3 \|\n\n- a note\n/);
 });
 
-test("CSV keeps full precision, one header row per table, empty cells for missing values", () => {
+test("CSV is one rectangular table: a table column, the union of the columns, full precision, empty cells for missing values", () => {
   const lines = render(tables, "csv").trim().split("\n");
   assert.deepEqual(lines, [
-    "table,length,cache,d≤0.5,avg",
-    "accuracy — full,4K,full cache,100,87.5",
-    "accuracy — full,32K,a|b,,12.25",
-    "table,policy,4K,,",
-    "by length,full,93.75,,",
+    "table,length,cache,d≤0.5,avg,policy,4K",
+    "accuracy — full,4K,full cache,100,87.5,,",
+    "accuracy — full,32K,a|b,,12.25,,",
+    "by length,,,,,full,93.75",
   ]);
 });
 
