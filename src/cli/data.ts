@@ -24,11 +24,12 @@ function fetchCommand(): Command {
     .description(`download datasets into the cache, resuming partial downloads (known: ${DATASET_IDS.join(", ")})`)
     .argument("<ids...>", "dataset ids")
     .option(DATASETS_DIR_FLAG, DATASETS_DIR_HELP)
-    .action(async (ids: string[], flags: DataFlags) => {
+    .option("--force", "download again even what is cached (a cached file that is wrong)")
+    .action(async (ids: string[], flags: DataFlags & { force?: boolean }) => {
       ids.forEach(datasetSpec); // a misspelt id fails before any download starts
       for (const id of ids) {
-        if (isDatasetCached(id, flags)) process.stderr.write(`${id}: already cached\n`);
-        const paths = await fetchDataset(id, { datasetsDir: flags.datasetsDir, onProgress: progressLines(id) });
+        if (isDatasetCached(id, flags)) process.stderr.write(`${id}: ${flags.force === true ? "cached; downloading again (--force)" : "already cached"}\n`);
+        const paths = await fetchDataset(id, { datasetsDir: flags.datasetsDir, onProgress: progressLines(id), force: flags.force });
         for (const path of paths) process.stdout.write(`${path}\n`);
       }
     });

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
 import { projectPath } from "../util/paths.js";
-import { readDocuments, type DocumentRecord, type ReadOptions } from "./local.js";
+import { readDocuments, sniffFormat, type DocumentRecord, type ReadOptions } from "./local.js";
 import { datasetSpec, isDatasetId, type DatasetSpec } from "./registry.js";
 
 /** Called as bytes arrive; `receivedBytes` counts a resumed file's earlier bytes too. */
@@ -24,6 +24,8 @@ export interface CacheOptions {
 
 export interface FetchOptions extends CacheOptions {
   onProgress?: DownloadProgress;
+  /** Download every file again, cached or not (`data fetch --force`). */
+  force?: boolean;
 }
 
 interface CachedFile {
@@ -37,6 +39,10 @@ type Manifest = Record<string, CachedFile>;
 const MANIFEST_NAME = ".cascade-eval.json";
 const MAX_REDIRECTS = 10;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Seconds without a byte before a download is given up (the partial file is kept); CASCADE_EVAL_STALL_SECONDS overrides. */
+const stallSeconds = () => Number(process.env.CASCADE_EVAL_STALL_SECONDS) || 60;
+/** What a file's name says its bytes must be (sniffFormat's names); other names are not checked. */
+const FORMAT_OF: Record<string, string> = { ".parquet": "parquet", ".zip": "a zip archive", ".xz": "xz", ".zst": "zstd", ".jsonl": "plain JSON", ".json": "plain JSON" };
 
 export function datasetsDirectory(flag?: string): string {
   return resolve(flag || process.env.CASCADE_EVAL_DATASETS || projectPath("datasets"));
@@ -65,9 +71,18 @@ export async function fetchDataset(id: string, options: FetchOptions = {}): Prom
   const paths: string[] = [];
   for (const file of spec.files) {
     const target = join(folder, file);
-    if (!isCached(folder, file, readManifest(folder))) {
+    if (options.force === true) await rm(`${target}.part`, { force: true });
+    if (options.force === true || !isCached(folder, file, readManifest(folder))) {
       const report = (received: number, total: number | undefined) => options.onProgress?.(file, received, total);
-      const verified = await downloadFile({ id, file, url: resolveUrl(spec, file), target }, report);
+      const download = { id, file, url: resolveUrl(spec, file), target };
+      let verified: CachedFile;
+      try {
+        verified = await downloadFile(download, report);
+      } catch (error) {
+        // A resumed .part that fails verification was deleted: one fresh download before giving up.
+        if (!(error instanceof VerificationError) || !error.resumed) throw error;
+        verified = await downloadFile(download, report);
+      }
       writeFileAtomic(join(folder, MANIFEST_NAME), `${JSON.stringify({ files: { ...readManifest(folder), [file]: verified } }, null, 2)}\n`);
     }
     paths.push(target);
@@ -121,31 +136,42 @@ async function downloadFile(download: Download, report: (received: number, total
   const offset = existsSync(part) ? statSync(part).size : 0;
   const answer = await request(download, offset);
   const { response } = answer;
+  if (response.status !== 200 && response.status !== 206) answer.stall.clear();
   if (response.status === 416 && offset > 0) {
     // The .part is not a prefix of this file (it changed, or the .part is already whole): start over.
     await rm(part, { force: true });
     return downloadFile(download, report);
   }
   if (response.status === 401 || response.status === 403) throw new UsageError(tokenAdvice(download, response.status));
-  if (response.status !== 200 && response.status !== 206) failDownload(download, answer.url, `HTTP ${response.status} ${response.statusText}`);
+  if (response.status !== 200 && response.status !== 206) {
+    await response.body?.cancel();
+    failDownload(download, answer.url, `HTTP ${response.status} ${response.statusText}; ${statusAdvice(response.status, download.url)}`);
+  }
 
   const resumed = response.status === 206;
   const responseTotal = resumed ? resumedTotal(download, answer.url, response, offset) : fullLength(response);
   const expectedSize = answer.linkedSize ?? responseTotal;
   let received = resumed ? offset : 0;
   report(received, expectedSize);
-  const handle = await open(part, resumed ? "a" : "w");
+  const stall = answer.stall;
+  const handle = await open(part, resumed ? "a" : "w").catch((error: unknown) => {
+    stall.clear();
+    throw error;
+  });
   try {
     if (response.body !== null) {
       for await (const chunk of response.body) {
+        stall.touch();
         await handle.write(chunk);
         received += chunk.length;
         report(received, expectedSize);
       }
     }
   } catch (error) {
-    failDownload(download, answer.url, `${networkReason(error)} (the partial download is kept: fetch again to resume)`);
+    const reason = stall.stalled ? `no bytes for ${stallSeconds()} s after ${received} bytes` : networkReason(error);
+    failDownload(download, answer.url, `${reason} (the partial download is kept: fetch again to resume)`);
   } finally {
+    stall.clear();
     await handle.close();
   }
 
@@ -159,15 +185,94 @@ async function downloadFile(download: Download, report: (received: number, total
         : undefined;
   if (mismatch !== undefined) {
     await rm(part, { force: true });
-    throw new UsageError(`dataset ${id}: ${file} failed verification (${mismatch}); the download was deleted, fetch again`);
+    throw new VerificationError(`dataset ${id}: ${file} failed verification (${mismatch}); the download was deleted, fetch again`, resumed);
+  }
+  const wrongFormat = await formatProblem(part, file);
+  if (wrongFormat !== undefined) {
+    await rm(part, { force: true });
+    throw new UsageError(`dataset ${id}: ${file} came back as ${wrongFormat} from ${answer.url}; nothing was cached (${statusAdvice(200, download.url)})`);
   }
   await rename(part, target);
   return { size, sha256 };
 }
 
+/** A download whose bytes do not match what the hub announced; `resumed`: it had continued an earlier .part. */
+class VerificationError extends UsageError {
+  constructor(
+    message: string,
+    readonly resumed: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** What is wrong with a downloaded file's bytes for its name (an HTML error page, a parquet without its footer). */
+async function formatProblem(path: string, file: string): Promise<string | undefined> {
+  const expected = Object.entries(FORMAT_OF).find(([extension]) => file.endsWith(extension))?.[1];
+  if (expected === undefined) return undefined;
+  const handle = await open(path, "r");
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(Math.min(16, size));
+    await handle.read(head, 0, head.length, 0);
+    const found = sniffFormat(head);
+    if (found !== expected) return `${found}, not ${expected}`;
+    if (expected === "parquet") {
+      const tail = Buffer.alloc(4);
+      await handle.read(tail, 0, 4, Math.max(0, size - 4));
+      if (tail.toString("latin1") !== "PAR1") return "parquet without its footer (cut short)";
+    }
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What to check for a status the download cannot use. */
+function statusAdvice(status: number, url: string): string {
+  const endpoint = process.env.HF_ENDPOINT ? `HF_ENDPOINT is ${process.env.HF_ENDPOINT}` : "HF_ENDPOINT is unset (https://huggingface.co)";
+  if (status === 404) return `no such file there: check the dataset's repository and revision in ${url}, and ${endpoint}`;
+  if (status >= 500) return "the server failed: try again later";
+  if (status === 200) return `the server did not serve the dataset file: check ${endpoint}`;
+  return `check ${endpoint}`;
+}
+
+/** Aborts a request once no byte has come for stallSeconds(); `touch` on every chunk. */
+interface StallTimer {
+  readonly signal: AbortSignal;
+  readonly stalled: boolean;
+  touch(): void;
+  clear(): void;
+}
+
+function stallTimer(): StallTimer {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let stalled = false;
+  const touch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      controller.abort();
+    }, stallSeconds() * 1000);
+    timer.unref(); // a download that failed otherwise must not keep the process alive
+  };
+  touch();
+  return {
+    signal: controller.signal,
+    get stalled() {
+      return stalled;
+    },
+    touch,
+    clear: () => clearTimeout(timer),
+  };
+}
+
 /** The final response and what the hub said about the file on the way (its 302 to the CDN carries it). */
 interface Answer {
   response: Response;
+  /** Guards the response's body against a server that stops sending. */
+  stall: StallTimer;
   /** Where the final response came from. */
   url: string;
   linkedSize?: number;
@@ -189,10 +294,12 @@ async function request(download: Download, offset: number): Promise<Answer> {
     // The CDN's signed URLs authorise themselves; a Bearer there would leak the token and gets refused.
     if (token && fromHub) headers.authorization = `Bearer ${token}`;
     let response: Response;
+    const stall = stallTimer();
     try {
-      response = await fetch(url, { headers, redirect: "manual" });
+      response = await fetch(url, { headers, redirect: "manual", signal: stall.signal });
     } catch (error) {
-      failDownload(download, url.href, networkReason(error));
+      stall.clear();
+      failDownload(download, url.href, stall.stalled ? `no answer for ${stallSeconds()} s` : networkReason(error));
     }
     linkedSize ??= optionalNumber(response.headers.get("x-linked-size"));
     sha256 ??= sha256Tag(response.headers.get("x-linked-etag"));
@@ -200,11 +307,13 @@ async function request(download: Download, offset: number): Promise<Answer> {
     if (fromHub) sha256 ??= sha256Tag(response.headers.get("etag"));
     const location = response.headers.get("location");
     if (response.status >= 300 && response.status < 400 && location !== null) {
+      stall.clear();
       await response.body?.cancel();
       url = new URL(location, url);
       continue;
     }
-    return { response, url: url.href, linkedSize, sha256 };
+    stall.touch();
+    return { response, stall, url: url.href, linkedSize, sha256 };
   }
   failDownload(download, download.url, `more than ${MAX_REDIRECTS} redirects`);
 }

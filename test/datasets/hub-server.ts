@@ -20,6 +20,10 @@ export interface FileRoute {
   ignoreRange?: boolean;
   /** Only `Authorization: Bearer <bearer>` gets the file; anything else gets 401. */
   bearer?: string;
+  /** Send the headers and this many bytes of the body, then nothing more (the connection stays open). */
+  stallAfter?: number;
+  /** Answer every request with this status and a short text body instead of the file. */
+  status?: number;
 }
 
 type Route = ({ kind: "file" } & FileRoute) | { kind: "redirect"; location: string; headers: Record<string, string> };
@@ -87,8 +91,15 @@ export class HubServer {
     if (route.bearer !== undefined && req.headers.authorization !== `Bearer ${route.bearer}`) {
       return reply(401, { "content-type": "text/plain" }, Buffer.from("unauthorized"));
     }
+    if (route.status !== undefined) return reply(route.status, { "content-type": "text/plain" }, Buffer.from(`status ${route.status}`));
     const { body } = route;
     const headers = { "content-type": "application/octet-stream", ...route.headers };
+    if (route.stallAfter !== undefined) {
+      seen.status = 200;
+      res.writeHead(200, { ...headers, "content-length": body.length });
+      res.write(body.subarray(0, route.stallAfter));
+      return; // and never end: close() ends the connection
+    }
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
     if (range === null || route.ignoreRange === true) return reply(200, { ...headers, "content-length": body.length }, body);
     const start = Number(range[1]);

@@ -21,11 +21,11 @@ const ID = "pg19-test";
 const { repo, revision, files } = DATASETS[ID];
 const FILE = files[0];
 const HUB_PATH = resolvePath(repo, revision, FILE);
-/** A few hundred KB, so the body arrives in several chunks. */
-const BYTES = randomBytes(300_000);
+/** A few hundred KB, so the body arrives in several chunks; framed as parquet is (PAR1 at both ends). */
+const BYTES = Buffer.concat([Buffer.from("PAR1"), randomBytes(300_000), Buffer.from("PAR1")]);
 const NOT_CACHED = `dataset ${ID} is not cached; run \`cascade-eval data fetch ${ID}\` with network access, or pass --data PATH`;
 
-const ENV_KEYS = ["HF_ENDPOINT", "HF_TOKEN", "CASCADE_EVAL_DATASETS"] as const;
+const ENV_KEYS = ["HF_ENDPOINT", "HF_TOKEN", "CASCADE_EVAL_DATASETS", "CASCADE_EVAL_STALL_SECONDS"] as const;
 const savedEnv = new Map(ENV_KEYS.map((key) => [key, process.env[key]]));
 
 let hub: HubServer;
@@ -225,3 +225,52 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+test("a server that stops sending fails after the stall timeout, keeps the partial file, and a later fetch resumes", async () => {
+  process.env.CASCADE_EVAL_STALL_SECONDS = "1";
+  hub.file(HUB_PATH, { body: BYTES, stallAfter: 1000 });
+  const message = await usageError(fetchDataset(ID, { datasetsDir: cache }));
+  assert.match(message, /no bytes for 1 s after 1000 bytes \(the partial download is kept: fetch again to resume\)$/);
+  assert.equal(readFileSync(`${target()}.part`).length, 1000);
+  assert.ok(!isDatasetCached(ID, { datasetsDir: cache }));
+  hub.file(HUB_PATH, { body: BYTES });
+  await fetchDataset(ID, { datasetsDir: cache });
+  assert.deepEqual(readFileSync(target()), BYTES);
+  assert.equal(hub.requests.at(-1)!.range, "bytes=1000-");
+});
+
+test("an HTML page served as the dataset (200, no ETag) is not cached, and says what came back", async () => {
+  hub.file(HUB_PATH, { body: Buffer.from("<!DOCTYPE html><html><body>Sign in</body></html>") });
+  const message = await usageError(fetchDataset(ID, { datasetsDir: cache }));
+  assert.match(message, /came back as an HTML page, not parquet from .*; nothing was cached \(the server did not serve the dataset file: check HF_ENDPOINT is http:\/\/127\.0\.0\.1:\d+\)$/);
+  assert.ok(!existsSync(target()) && !existsSync(`${target()}.part`));
+  assert.ok(!isDatasetCached(ID, { datasetsDir: cache }));
+});
+
+test("a parquet file cut short (no footer) is not cached", async () => {
+  hub.file(HUB_PATH, { body: BYTES.subarray(0, 5000) });
+  assert.match(await usageError(fetchDataset(ID, { datasetsDir: cache })), /came back as parquet without its footer \(cut short\)/);
+});
+
+test("404 and 5xx say what to check", async () => {
+  assert.match(await usageError(fetchDataset(ID, { datasetsDir: cache })), /HTTP 404 Not Found; no such file there: check the dataset's repository and revision in .*, and HF_ENDPOINT is http/);
+  hub.file(HUB_PATH, { body: BYTES, status: 503 });
+  assert.match(await usageError(fetchDataset(ID, { datasetsDir: cache })), /HTTP 503 Service Unavailable; the server failed: try again later$/);
+});
+
+test("a resumed download that fails verification starts once more from scratch", async () => {
+  writePart(Buffer.from("PAR1 a stale start that is not this file's"));
+  hub.file(HUB_PATH, { body: BYTES, headers: { "x-linked-etag": `"${sha256(BYTES)}"` } });
+  await fetchDataset(ID, { datasetsDir: cache });
+  assert.deepEqual(readFileSync(target()), BYTES);
+  assert.deepEqual(hub.requests.map((request) => request.range), [`bytes=${"PAR1 a stale start that is not this file's".length}-`, undefined]);
+});
+
+test("--force downloads a cached file again", async () => {
+  hub.file(HUB_PATH, { body: BYTES });
+  await fetchDataset(ID, { datasetsDir: cache });
+  writeFileSync(target(), Buffer.concat([Buffer.from("PAR1"), Buffer.alloc(300_000), Buffer.from("PAR1")]));
+  await fetchDataset(ID, { datasetsDir: cache, force: true });
+  assert.deepEqual(readFileSync(target()), BYTES);
+  assert.equal(hub.requests.length, 2);
+});
