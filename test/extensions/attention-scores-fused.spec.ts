@@ -9,38 +9,12 @@ import { test } from "node:test";
 import { Engine } from "../../src/engine/engine.js";
 import type { GpuChoice } from "../../src/engine/llama.js";
 import { CascadingPolicy } from "../../src/policies/cascading.js";
-import type { CachePolicy, ChunkAttention } from "../../src/policies/policy.js";
 import { fixture, needs } from "../fixtures.js";
+import { RecordingPolicy } from "./recording-policy.js";
 
 const STORIES = fixture("models/stories260K.gguf");
 const GPU = (process.env.CASCADE_EVAL_TEST_GPU ?? "cpu") as GpuChoice;
 const PATH = "CASCADE_EVAL_ATTN_SCORES_PATH";
-
-/** A cascading policy whose evictions are, chunk by chunk, those given (when given): both runs then see the same cache. */
-class ReplayingPolicy implements CachePolicy {
-  readonly attention: (ChunkAttention | undefined)[] = [];
-  readonly evictions: number[][] = [];
-  constructor(
-    private readonly inner: CascadingPolicy,
-    private readonly replay?: readonly number[][],
-  ) {}
-  get config() {
-    return this.inner.config;
-  }
-  get capacity() {
-    return this.inner.capacity;
-  }
-  get attentionDecay() {
-    return this.inner.attentionDecay;
-  }
-  update(appended: number, attention?: ChunkAttention): number[] {
-    const decided = this.inner.update(appended, attention);
-    const evicted = this.replay ? this.replay[this.evictions.length]! : decided;
-    this.attention.push(attention);
-    this.evictions.push(evicted);
-    return evicted;
-  }
-}
 
 async function stream(materialized: boolean, flashAttention: boolean, seed: number, length: number, stride: number, replay?: readonly number[][]) {
   process.env[PATH] = materialized ? "materialized" : "fused";
@@ -50,7 +24,7 @@ async function stream(materialized: boolean, flashAttention: boolean, seed: numb
       assert.ok(engine.hardware.attentionScores, "the loaded binaries carry attention-scores (run `cascade-eval extensions build`)");
       assert.equal(engine.hardware.attentionScoresFused, !materialized, "attention-scores v2 in the binaries, its path as selected");
       const tokens = engine.sampleTokens(length, seed);
-      const policy = new ReplayingPolicy(new CascadingPolicy({ name: "cascading", sinks: 4, window: 96 + (seed % 3) * 32, cascades: 4 }), replay);
+      const policy = new RecordingPolicy(new CascadingPolicy({ name: "cascading", sinks: 4, window: 96 + (seed % 3) * 32, cascades: 4 }), replay);
       const opened = await engine.openStream({ policy, stride, totalTokens: tokens.length });
       await opened.feed(tokens);
       await engine.closeStream(opened);
@@ -73,10 +47,10 @@ for (const flashAttention of [false, true]) {
       { seed: 101, length: 512, stride: 128 },
     ]) {
       const materialized = await stream(true, flashAttention, seed, length, stride);
-      const fused = await stream(false, flashAttention, seed, length, stride, materialized.evictions);
-      assert.equal(fused.attention.length, materialized.attention.length);
-      fused.attention.forEach((attention, index) => {
-        const expected = materialized.attention[index];
+      const fused = await stream(false, flashAttention, seed, length, stride, materialized.chunks.map((chunk) => chunk.evicted));
+      assert.equal(fused.chunks.length, materialized.chunks.length);
+      fused.chunks.forEach(({ attention }, index) => {
+        const expected = materialized.chunks[index]!.attention;
         assert.ok(attention !== undefined && expected !== undefined, `chunk ${index} has attention on both paths`);
         assert.equal(attention.queries, expected.queries);
         assert.equal(attention.decayedSum.length, expected.decayedSum.length);

@@ -7,39 +7,13 @@ import { test } from "node:test";
 import { Engine } from "../../src/engine/engine.js";
 import type { GpuChoice } from "../../src/engine/llama.js";
 import { CascadingPolicy } from "../../src/policies/cascading.js";
-import type { CachePolicy, ChunkAttention } from "../../src/policies/policy.js";
 import { fixture, needs } from "../fixtures.js";
 import { LlamaReference } from "./llama-reference.js";
+import { RecordingPolicy } from "./recording-policy.js";
 
 const STORIES = fixture("models/stories260K.gguf");
 const STRIDE = 64;
 const GPU = (process.env.CASCADE_EVAL_TEST_GPU ?? "cpu") as GpuChoice;
-
-interface Chunk {
-  appended: number;
-  attention: ChunkAttention | undefined;
-  evicted: number[];
-}
-
-/** A cascading policy that keeps what it was given and what it decided. */
-class RecordingPolicy implements CachePolicy {
-  readonly chunks: Chunk[] = [];
-  constructor(private readonly inner: CascadingPolicy) {}
-  get config() {
-    return this.inner.config;
-  }
-  get capacity() {
-    return this.inner.capacity;
-  }
-  get attentionDecay() {
-    return this.inner.attentionDecay;
-  }
-  update(appended: number, attention?: ChunkAttention): number[] {
-    const evicted = this.inner.update(appended, attention);
-    this.chunks.push({ appended, attention, evicted });
-    return evicted;
-  }
-}
 
 async function measure(flashAttention: boolean, kvCacheType: "F16" | "F32") {
   const engine = await Engine.open({ model: STORIES, gpu: GPU, threads: 1, flashAttention, kvCacheType });
