@@ -102,6 +102,10 @@ export interface Task<Options extends TaskOptions, Prepared, Unit, RecordType> {
   unitTokens(unit: Unit): number;
   /** The unit as progress lines name it. */
   unitLabel(unit: Unit): string;
+  /** What the live view counts (default: recordsName). */
+  progressName?: string;
+  /** Tokens the unit's cache holds at most (Infinity: the full cache), so the ETA can weigh attention's cost. */
+  unitCapacity?(unit: Unit): number;
   /** Saved runs' tables, rebuilt from their folders (`table`, `reproduce`); several runs side by side. */
   savedTables(folders: readonly RunFolder[]): Table[];
 }
@@ -157,6 +161,8 @@ async function runPlan<Options extends TaskOptions, Prepared, Unit, RecordType>(
     totalUnits: total,
     doneUnits: plan.expectedRecords === undefined ? plan.units.length - pending.length : records.length,
     totalTokens: pending.reduce((sum, unit) => sum + task.unitTokens(unit), 0),
+    pending: pending.map((unit) => ({ tokens: task.unitTokens(unit), capacity: task.unitCapacity?.(unit) })),
+    unitsName: task.progressName ?? task.recordsName,
     tables,
   });
   await plan.beforeUnits?.();

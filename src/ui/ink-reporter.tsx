@@ -1,13 +1,11 @@
 import { Box, render, Text, type Instance } from "ink";
 import { useEffect, useState } from "react";
 import { renderTerminal } from "../printers/terminal.js";
-import { formatDuration, ProgressState, type ChunkProgress, type ProgressReporter, type RunStart } from "./progress.js";
+import { liveView, ProgressState, type ChunkProgress, type ProgressReporter, type RunStart } from "./progress.js";
 
-const BAR_WIDTH = 30;
-
-function Bar({ fraction }: { fraction: number }) {
-  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
-  return <Text color="green">{"█".repeat(filled)}<Text color="gray">{"░".repeat(BAR_WIDTH - filled)}</Text></Text>;
+function Bar({ fraction, width }: { fraction: number; width: number }) {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return <Text color="green">{"█".repeat(filled)}<Text color="gray">{"░".repeat(width - filled)}</Text></Text>;
 }
 
 /** Re-renders from the shared state a few times a second, so fast chunk updates cost nothing. */
@@ -17,25 +15,25 @@ function ProgressView({ state }: { state: ProgressState }) {
     const timer = setInterval(() => setTick((tick) => tick + 1), 250);
     return () => clearInterval(timer);
   }, []);
-  const { run } = state;
-  const tokenFraction = run.totalTokens > 0 ? state.tokensDone / run.totalTokens : 1;
+  const view = liveView(state, renderTerminal(state.run.tables()), process.stderr.columns || 80, process.stderr.rows || 24);
+  const [title, ...rest] = view.lines;
   return (
     <Box flexDirection="column">
-      <Text bold>{run.title}</Text>
-      <Box gap={1}>
-        <Bar fraction={tokenFraction} />
-        <Text>
-          {state.doneUnits}/{run.totalUnits} samples · {Math.round(state.tokensPerSecond).toLocaleString("en-US")} tok/s · ETA{" "}
-          {formatDuration(state.etaSeconds)}
+      <Text bold>{title}</Text>
+      {rest.map((line, index) => (
+        <Text key={index} color={index === rest.length - 1 ? "gray" : undefined}>
+          {line}
         </Text>
+      ))}
+      <Box gap={1}>
+        {view.barWidth > 0 ? <Bar fraction={view.fraction} width={view.barWidth} /> : null}
+        <Text>{view.status}</Text>
       </Box>
-      <Text color="gray">{state.current}</Text>
-      <Text>{renderTerminal(run.tables())}</Text>
     </Box>
   );
 }
 
-/** The interactive view: progress bar, ETA, tokens/s and the result tables filling in. */
+/** The interactive view: the result tables filling in, the units in flight, and last the progress bar and ETA. */
 export class InkReporter implements ProgressReporter {
   private instance: Instance | undefined;
   private state: ProgressState | undefined;

@@ -7,6 +7,7 @@ import { createPolicy, isBounded, policyConfig, policyRecord } from "../../polic
 import type { RunFolder } from "../../results/run-folder.js";
 import { defaultStride, fitWindow, passkeyWindow } from "../cache-fit.js";
 import { recordedHardware, recordedModel } from "../outcome.js";
+import { formatLength } from "../../util/lengths.js";
 import type { Task, TaskOptions, UnitContext } from "../runner.js";
 import { loadPasskeyConfig, type PasskeyConfig } from "./config.js";
 import { HaystackBuilder, scoreAnswer, type Filler, type PasskeySample } from "./haystack.js";
@@ -35,6 +36,8 @@ interface Unit {
   index: number;
   policy: PolicyConfig;
   stride: number;
+  /** Keys per length × depth cell (for the unit's label). */
+  keys: number;
 }
 
 const sampleId = (unit: Unit) => `${unit.length}-${unit.depthBin}-${unit.index}`;
@@ -65,7 +68,7 @@ export function planUnits(options: PasskeyOptions, config: PasskeyConfig, traine
       return policy;
     });
     for (const depthBin of options.depths)
-      for (let index = 0; index < options.samples; index++) for (const policy of policies) units.push({ length, depthBin, index, policy, stride });
+      for (let index = 0; index < options.samples; index++) for (const policy of policies) units.push({ length, depthBin, index, policy, stride, keys: options.samples });
   }
   return units;
 }
@@ -115,7 +118,9 @@ export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecor
   unitKey: (unit) => unitKey(sampleId(unit), unit.policy.name),
   recordKey,
   unitTokens: (unit) => unit.length,
-  unitLabel: (unit) => `${sampleId(unit)} · ${unit.policy.name}`,
+  unitLabel: (unit) => `${formatLength(unit.length)} · depth ≤${unit.depthBin} · key ${unit.index + 1}/${unit.keys} · ${unit.policy.name}`,
+  progressName: "records (keys × policies)",
+  unitCapacity: (unit) => createPolicy(unit.policy).capacity,
   savedTables: (folders: readonly RunFolder[]) => passkeyTables(folders.map((folder) => ({ runId: folder.id, records: folder.records<PasskeyRecord>(recordKey) }))),
 };
 

@@ -109,6 +109,7 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
   recordKey: pg19RecordKey,
   unitTokens: (unit) => unit.book.tokens.length,
   unitLabel: (unit) => `${unit.book.document.id} · ${unit.policy.name}`,
+  unitCapacity: (unit) => createPolicy(unit.policy).capacity,
   savedTables: (folders: readonly RunFolder[]) =>
     pg19Tables(folders.map((folder) => ({ runId: folder.id, records: folder.records<Pg19Record>(pg19RecordKey), skipped: folder.manifest<{ skipped?: string[] }>().skipped }))),
 };
