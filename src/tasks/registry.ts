@@ -7,7 +7,7 @@ import { booksumTask } from "./booksum/run.js";
 import { longBenchTask } from "./longbench/run.js";
 import { passkeyTask } from "./passkey/run.js";
 import { pg19Task } from "./pg19/run.js";
-import type { AnyTask } from "./runner.js";
+import { markPartial, type AnyTask } from "./runner.js";
 
 export const TASKS: readonly AnyTask[] = [passkeyTask, pg19Task, booksumTask, longBenchTask, benchTask];
 
@@ -24,5 +24,11 @@ export function tablesOfRuns(folders: readonly RunFolder[]): Table[] {
   const tasks = new Set(folders.map(taskOf));
   if (tasks.size > 1) throw new UsageError(`runs of different tasks (${[...tasks].map((task) => task.name).join(", ")}) cannot share a table`);
   const [task] = tasks;
-  return task!.savedTables(folders);
+  const progress = folders.map((folder) => ({
+    folder,
+    task: task!.name,
+    done: folder.records(task!.recordKey).length,
+    planned: folder.manifest<{ plannedRecords?: number }>().plannedRecords,
+  }));
+  return markPartial(task!.savedTables(folders), progress);
 }

@@ -131,7 +131,8 @@ export async function runTask<Options extends TaskOptions, Prepared, Unit, Recor
   try {
     const plan = await task.plan(engine, prepared, options, settings);
     for (const note of new Set(plan.notes ?? [])) process.stderr.write(`note: ${note}\n`);
-    const { folder, lock } = openRunFolder(task.name, engine, settings, { options, ...plan.manifest }, resume);
+    const plannedRecords = plan.expectedRecords ?? plan.units.length;
+    const { folder, lock } = openRunFolder(task.name, engine, settings, { options, ...plan.manifest, plannedRecords }, resume);
     try {
       await runPlan(task, plan, folder, engine, settings);
     } finally {
@@ -276,7 +277,8 @@ interface RunOutcome {
 }
 
 /** Writes summary.md and summary.csv, prints the tables, and says how far the run got and how to continue it. */
-function finishRun(folder: RunFolder, summary: readonly Table[], settings: RunSettings, outcome: RunOutcome): void {
+function finishRun(folder: RunFolder, tables: readonly Table[], settings: RunSettings, outcome: RunOutcome): void {
+  const summary = markPartial(tables, [{ folder, task: outcome.task, done: outcome.done, planned: outcome.total }]);
   folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
   folder.write("summary.csv", render(summary, "csv"));
   process.stdout.write(render(summary, settings.format));
@@ -284,6 +286,22 @@ function finishRun(folder: RunFolder, summary: readonly Table[], settings: RunSe
   const interrupted = outcome.done < outcome.total;
   process.stderr.write(`${interrupted ? "interrupted: " : ""}${outcome.done} of ${outcome.total} ${outcome.units} in ${folder.path}${outcome.files ? ` (${outcome.files})` : ""}\n`);
   if (interrupted) process.stderr.write(`continue with: cascade-eval ${outcome.task} --resume ${folder.path}\n`);
+}
+
+/** A run's finished records against those it planned (`run.json`'s plannedRecords; absent in older runs). */
+export interface RunProgress {
+  folder: RunFolder;
+  task: string;
+  done: number;
+  planned: number | undefined;
+}
+
+/** The tables with a note on every one of them for each run that has not finished: its figures are partial. */
+export function markPartial(tables: readonly Table[], runs: readonly RunProgress[]): Table[] {
+  const partial = runs.filter((run) => run.planned !== undefined && run.done < run.planned);
+  if (partial.length === 0) return [...tables];
+  const notes = partial.map((run) => `partial: ${run.folder.id} has ${run.done} of ${run.planned} records (continue with: cascade-eval ${run.task} --resume ${run.folder.path})`);
+  return tables.map((table) => ({ ...table, notes: [...(table.notes ?? []), ...notes] }));
 }
 
 /** Feeds tokens to a stream, reporting `before` + done after each chunk; undefined once `signal` is aborted. */

@@ -126,8 +126,15 @@ test("SIGTERM stops after the current chunk, writes the summary, exits 130; --re
   assert.ok(existsSync(join(folder, "summary.md")));
   assert.equal(summarizedRecords(folder), linesBefore.length);
   assert.match(first.stdout, /^passkey accuracy \(%\) — /m);
+  // every table of an unfinished run says it is partial, in the run's output and in `table`
+  const partial = new RegExp(`partial: ${basename(folder)} has ${linesBefore.length} of ${UNITS} records \\(continue with: cascade-eval passkey --resume ${folder}\\)`);
+  assert.match(first.stdout, partial);
+  assert.match(readFileSync(join(folder, "summary.md"), "utf8"), partial);
+  const table = await cli(["table", folder]);
+  assert.match(table.stdout, partial, explain(table));
 
-  await resume(folder, results, linesBefore.length);
+  const resumed = await resume(folder, results, linesBefore.length);
+  assert.doesNotMatch(resumed.stdout, /partial:/);
   assertSameAsBaseline(folder);
   assert.deepEqual(completeLines(folder).slice(0, linesBefore.length), linesBefore, "--resume rewrote records it had");
 });
