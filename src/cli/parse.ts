@@ -11,11 +11,15 @@ export function parseDepths(text: string): number[] {
   );
 }
 
-/** A whole number flag with a lower bound; `name` is the flag as the user typed it. */
-export function parseCount(name: string, min: number) {
+/**
+ * A whole number flag within bounds; `name` is the flag as the user typed it. The default upper bound keeps a
+ * value like 1e30 (an integer to JavaScript) from sizing anything; counts that multiply into work set their own.
+ */
+export function parseCount(name: string, min: number, max = 2 ** 31 - 1) {
   return (text: string): number => {
     const value = Number(text);
     if (text.trim() === "" || !Number.isInteger(value) || value < min) throw new UsageError(`${name} must be a whole number >= ${min}, got '${text}'`);
+    if (value > max) throw new UsageError(`${name} must be at most ${max.toLocaleString("en-US")}, got '${text}'`);
     return value;
   };
 }

@@ -14,7 +14,7 @@ export function passkeyCommand(): Command {
     .description("passkey retrieval: a 5-digit key hidden in a long haystack, answered greedily under each cache policy")
     .option("--len <lengths>", "prompt lengths in tokens, e.g. 4K,32K,1M", "4K")
     .option("--depths <list>", "depth bins d (key drawn in [d-0.2, d])", "0.2,0.4,0.6,0.8,1.0")
-    .option("--samples <n>", "keys per length × depth", parseCount("--samples", 1), defaults.samples)
+    .option("--samples <n>", "keys per length × depth", parseCount("--samples", 1, 10_000), defaults.samples)
     .option("--seed <n>", "seed of keys, depths and haystacks", parseCount("--seed", 0), 1);
   policyOptions(command, {
     policies: "full,sink-window,cascading",

@@ -111,6 +111,7 @@ const cases: BadInput[] = [
   { name: "--resume combined with --len", args: ["passkey", "--resume", existingRun, "--len", "2K"], message: /--resume repeats the run's own settings; drop --len/ },
   { name: "table of a missing run", args: ["table", "no-such-run"], message: /no run found at 'no-such-run'/ },
   { name: "table of a folder of runs (a reproduction)", args: ["table", reproduction], message: /holds runs but is not one \(a reproduction\?\): name them, e\.g\. .*runs\/passkey-cache-32K .*runs\/passkey-cache-65K$/ },
+  { name: "a sample count that would plan a billion units", args: ["passkey", "--samples", "1e9"], message: /--samples must be at most 10,000, got '1e9'/ },
   { name: "length past what V8's arrays hold", args: ["passkey", "--len", "100M"], message: /length '100M' is over the 16M tokens this command takes/ },
   {
     name: "--resume of another task's run",
