@@ -216,7 +216,7 @@ async function formatProblem(path: string, file: string): Promise<string | undef
     const head = Buffer.alloc(Math.min(16, size));
     await handle.read(head, 0, head.length, 0);
     const found = sniffFormat(head);
-    if (found !== expected) return `${found}, not ${expected}`;
+    if (found !== expected) return `${found === "unknown" ? "bytes of no known format" : found}, not ${expected}`;
     if (expected === "parquet") {
       const tail = Buffer.alloc(4);
       await handle.read(tail, 0, 4, Math.max(0, size - 4));

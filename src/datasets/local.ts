@@ -128,7 +128,7 @@ export function sniffFormat(head: Uint8Array): string {
   const text = Buffer.from(head).toString("utf8").trimStart().toLowerCase();
   if (text.startsWith("<!doctype html") || text.startsWith("<html")) return "an HTML page";
   if (text.startsWith("{") || text.startsWith("[")) return "plain JSON";
-  return head.length === 0 ? "empty" : "not a format cascade-eval knows";
+  return head.length === 0 ? "empty" : "unknown";
 }
 
 /** Refuses a file whose name promises a compression its bytes do not have, naming what they look like. */
@@ -142,7 +142,7 @@ function assertCompression(path: string, expected: "xz" | "zstd"): void {
     closeSync(fd);
   }
   const found = sniffFormat(head.subarray(0, read));
-  if (found !== expected) throw new UsageError(`--data ${path}: the name says ${expected} but the file is ${found === "empty" ? "empty" : `${found}`}; rename or recompress it`);
+  if (found !== expected) throw new UsageError(`--data ${path}: the name says ${expected} but the file is ${found === "unknown" ? `not ${expected} data` : found}; rename or recompress it`);
 }
 
 /** The file's bytes, through an xz or zstd decoder when its name says so. */

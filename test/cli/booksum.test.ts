@@ -115,7 +115,7 @@ test("bad booksum inputs are one-line errors with exit code 2", { skip: SKIP }, 
     [["--data", writeRows("pg19-schema.jsonl", [{ text: "a book" }])], /no string field "prompt"/],
     [["--data", writeRows("no-summary.jsonl", [{ prompt: "a book" }]), "--split", "all"], /row 1: no summary in field "completion"/],
     [["--data", writeRows("empty-book.jsonl", [{ prompt: "  ", completion: "x" }])], /document 1 is empty/],
-    [["--data", garbage], /cannot read .*broken\.jsonl\.zst/],
+    [["--data", garbage], /--data .*broken\.jsonl\.zst: the name says zstd but the file is not zstd data; rename or recompress it/],
     [["--datasets-dir", tempFolder()], /dataset booksum is not cached; run `cascade-eval data fetch booksum` with network access, or pass --data PATH/],
     [["--data", books, "--split", "some"], /--split must be one of held-out, all/],
   ];
