@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
 import { projectPath } from "../util/paths.js";
-import { readDocuments, sniffFormat, type DocumentRecord, type ReadOptions } from "./local.js";
+import { formatOfName, readDocuments, sniffFormat, type DocumentRecord, type ReadOptions } from "./local.js";
 import { datasetSpec, isDatasetId, type DatasetSpec } from "./registry.js";
 
 /** Called as bytes arrive; `receivedBytes` counts a resumed file's earlier bytes too. */
@@ -41,8 +41,7 @@ const MAX_REDIRECTS = 10;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Seconds without a byte before a download is given up (the partial file is kept); CASCADE_EVAL_STALL_SECONDS overrides. */
 const stallSeconds = () => Number(process.env.CASCADE_EVAL_STALL_SECONDS) || 60;
-/** What a file's name says its bytes must be (sniffFormat's names); other names are not checked. */
-const FORMAT_OF: Record<string, string> = { ".parquet": "parquet", ".zip": "a zip archive", ".xz": "xz", ".zst": "zstd", ".jsonl": "plain JSON", ".json": "plain JSON" };
+
 
 export function datasetsDirectory(flag?: string): string {
   return resolve(flag || process.env.CASCADE_EVAL_DATASETS || projectPath("datasets"));
@@ -208,7 +207,7 @@ class VerificationError extends UsageError {
 
 /** What is wrong with a downloaded file's bytes for its name (an HTML error page, a parquet without its footer). */
 async function formatProblem(path: string, file: string): Promise<string | undefined> {
-  const expected = Object.entries(FORMAT_OF).find(([extension]) => file.endsWith(extension))?.[1];
+  const expected = formatOfName(file);
   if (expected === undefined) return undefined;
   const handle = await open(path, "r");
   try {

@@ -131,6 +131,12 @@ export function sniffFormat(head: Uint8Array): string {
   return head.length === 0 ? "empty" : "unknown";
 }
 
+/** What a file's name says its bytes must be (sniffFormat's names); undefined for names that promise nothing checkable. */
+export function formatOfName(name: string): string | undefined {
+  const formats: [string, string][] = [[".parquet", "parquet"], [".zip", "a zip archive"], [".xz", "xz"], [".zst", "zstd"], [".jsonl", "plain JSON"], [".json", "plain JSON"]];
+  return formats.find(([extension]) => name.endsWith(extension))?.[1];
+}
+
 /** Refuses a file whose name promises a compression its bytes do not have, naming what they look like. */
 function assertCompression(path: string, expected: "xz" | "zstd"): void {
   const head = Buffer.alloc(16);
@@ -147,8 +153,8 @@ function assertCompression(path: string, expected: "xz" | "zstd"): void {
 
 /** The file's bytes, through an xz or zstd decoder when its name says so. */
 function decompressed(path: string): Readable {
-  if (path.endsWith(".xz")) assertCompression(path, "xz");
-  if (path.endsWith(".zst")) assertCompression(path, "zstd");
+  const compression = formatOfName(path);
+  if (compression === "xz" || compression === "zstd") assertCompression(path, compression);
   const raw = createReadStream(path);
   if (path.endsWith(".xz")) return Readable.fromWeb(new xz.XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as never);
   if (!path.endsWith(".zst")) return raw;

@@ -5,6 +5,8 @@ import { appendJsonLine, parseJsonLines, writeFileAtomic } from "../util/files.j
 import { RunLock } from "./run-lock.js";
 
 export const MANIFEST_FILE = "run.json";
+/** Files whose duplicate records were already named: `table` and the runner read a folder more than once. */
+const duplicatesNamed = new Set<string>();
 export const SAMPLES_FILE = "samples.jsonl";
 
 /**
@@ -83,8 +85,10 @@ export class RunFolder {
       duplicates.push(key);
       return false;
     });
-    if (duplicates.length > 0)
+    if (duplicates.length > 0 && !duplicatesNamed.has(file)) {
+      duplicatesNamed.add(file);
       process.stderr.write(`note: ${file} holds ${duplicates.length} duplicate record${duplicates.length === 1 ? "" : "s"} (${duplicates.slice(0, 3).join(", ")}${duplicates.length > 3 ? ", …" : ""}); the first of each counts\n`);
+    }
     return unique;
   }
 

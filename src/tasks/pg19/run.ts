@@ -65,13 +65,14 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
     const minimum = options.chunking === "llama-perplexity" ? 2 * options.ctx : capacity + 1;
     const books: Book[] = [];
     const skipped: string[] = [];
+    let longest = 0;
     for (const document of documents) {
       const tokens = engine.tokenizeDocument(document.text).slice(0, options.maxTokens);
+      longest = Math.max(longest, tokens.length);
       if (tokens.length < minimum) skipped.push(`${document.id} (${tokens.length} tokens)`);
       else books.push({ document, tokens });
     }
     if (books.length === 0) {
-      const longest = Math.max(...documents.map((document) => Math.min(engine.tokenizeDocument(document.text).length, options.maxTokens ?? Infinity)));
       // the largest window (a multiple of the cascades) whose cache the longest book still outgrows
       const window = Math.max(options.cascades, Math.floor((longest - options.sinks - 1) / options.cascades) * options.cascades);
       const fix =
