@@ -23,7 +23,8 @@ export function passkeyCommand(): Command {
     help: { sinks: `attention sinks (default ${defaults.sinks})`, window: `tokens kept after the sinks (default: min(${defaults.window}, 2^floor(log2(len/4))))` },
   })
     .option("--stride <n>", `prefill chunk size (default: min(${defaults.stride}, window/2))`, parseCount("--stride", 1))
-    .addOption(new Option("--filler <kind>", "haystack: dictionary words or llama.cpp's grass sentences").default("words").argParser(parseChoice("--filler", FILLERS)));
+    .addOption(new Option("--filler <kind>", "haystack: dictionary words or llama.cpp's grass sentences").default("words").argParser(parseChoice("--filler", FILLERS)))
+    .option("--parallel <n>", "samples streamed at once, each in its own context (memory permitting; a resume may change it); without --threads the cores are shared out among them", parseCount("--parallel", 1, 64), 1);
   return taskCommand(passkeyTask, command, (flags): PasskeyOptions => {
     const policy = policyValues(flags);
     return {
@@ -39,6 +40,7 @@ export function passkeyCommand(): Command {
       stride: flags.stride as number | undefined,
       cascades: policy.cascades!,
       filler: flags.filler as Filler,
+      parallel: flags.parallel as number,
       model: flags.model ?? DEFAULT_MODEL,
     };
   });

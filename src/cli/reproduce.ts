@@ -19,6 +19,8 @@ interface ReproduceFlags {
   progress: boolean;
   resume?: string;
   samples?: number;
+  parallel?: number;
+  report?: boolean;
 }
 
 export function reproduceCommand(): Command {
@@ -32,6 +34,8 @@ export function reproduceCommand(): Command {
     .option("--results <dir>", "where the reproduction folder goes", DEFAULT_RESULTS_DIRECTORY)
     .option("--no-progress", "plain progress lines instead of the live view")
     .option("--samples <n>", "fewer samples than the preset (passkey keys per length × depth, LongBench items per dataset, BookSum rows); said in the report", parseCount("--samples", 1))
+    .option("--parallel <n>", "samples streamed at once by the passkey and LongBench steps, each in its own context (memory permitting); a resume may change it", parseCount("--parallel", 1, 64))
+    .option("--report", "with --resume: write the report of the records so far (an unfinished step's included, its tables marked partial) and run nothing")
     .option("--resume <folder>", "continue an interrupted reproduction (finished runs are kept, an interrupted one is resumed)")
     .action(async (preset: string | undefined, flags: ReproduceFlags) => {
       let work: string;
@@ -41,9 +45,10 @@ export function reproduceCommand(): Command {
         if (flags.samples !== undefined) throw new UsageError("--resume keeps the reproduction's own --samples; drop it");
         work = resolve(flags.resume);
         manifest = readManifest(work);
+        if (flags.parallel !== undefined) manifest.options.parallel = flags.parallel;
       } else {
         if (preset === undefined) throw new UsageError("name a preset: passkey, pg19, longbench, booksum or all");
-        const options = { presets: parsePreset(preset), scale: flags.scale, model: flags.model && resolveModel(flags.model), gpu: flags.gpu, threads: flags.threads, progress: flags.progress, samples: flags.samples };
+        const options = { presets: parsePreset(preset), scale: flags.scale, model: flags.model && resolveModel(flags.model), gpu: flags.gpu, threads: flags.threads, progress: flags.progress, samples: flags.samples, parallel: flags.parallel };
         work = resolve(flags.results, newRunId(`reproduce-${preset}-${flags.scale}`));
         manifest = { options, createdAt: new Date().toISOString(), steps: planSteps(options, work) };
       }
@@ -51,13 +56,14 @@ export function reproduceCommand(): Command {
       const stop = () => controller.abort();
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
-      const finished = await runSteps(work, manifest, controller.signal);
+      if (flags.report && flags.resume === undefined) throw new UsageError("--report writes the report of a reproduction so far: give its folder with --resume");
+      const finished = flags.report || (await runSteps(work, manifest, controller.signal));
       if (!finished) {
         process.stderr.write(`interrupted: continue with: cascade-eval reproduce --resume ${work}\n`);
         process.exitCode = 130;
         return;
       }
-      const { checks, report } = await writeReport(work, manifest);
+      const { checks, report } = await writeReport(work, manifest, flags.report);
       const failed = checks.filter((check) => !check.passed);
       process.stdout.write(report);
       process.stderr.write(`${work}/report.md: ${checks.length - failed.length} of ${checks.length} checks pass\n`);

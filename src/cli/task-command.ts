@@ -5,6 +5,8 @@ import { commonOptions, interruptController, resumeRun, runSettings, type Common
 
 /** Flags that are run settings, not task options: a resume may give them again. */
 const SETTINGS = new Set(["gpu", "threads", "flashAttention", "results", "format", "progress", "resume", "datasetsDir"]);
+/** Task options that change how a run goes, not what it measures: a resume may give them anew. */
+const PACING = ["parallel"];
 
 /**
  * Adds the common flags and --resume to a task's command, and its action: the options from `toOptions` (or the
@@ -19,9 +21,12 @@ export function taskCommand<Options extends TaskOptions>(
 ): Command {
   command.option("--resume <run>", `continue an interrupted run (folder or run id) without redoing finished ${task.recordsName}`);
   return commonOptions(command).action(async (flags: CommonFlags & Record<string, unknown>) => {
-    const taskFlags = command.options.map((option) => option.attributeName()).filter((name) => !SETTINGS.has(name) || alsoOptions.includes(name));
+    const taskFlags = command.options
+      .map((option) => option.attributeName())
+      .filter((name) => (!SETTINGS.has(name) || alsoOptions.includes(name)) && !PACING.includes(name));
     const resumed = typeof flags.resume === "string" ? resumeRun<Options>(command, flags.resume, flags.results, taskFlags) : undefined;
-    const options = resumed?.options ?? (await toOptions(flags));
+    const options = resumed ? { ...resumed.options } : await toOptions(flags);
+    for (const name of PACING) if (resumed && command.getOptionValueSource(name) === "cli") Object.assign(options, { [name]: flags[name] });
     const controller = interruptController();
     await runTask(task, options, runSettings(flags as CommonFlags & { datasetsDir?: string }, controller.signal), resumed?.folder);
     if (controller.signal.aborted) process.exitCode = 130;

@@ -9,6 +9,14 @@ export const GPU_CHOICES: readonly GpuChoice[] = ["auto", "cuda", "vulkan", "cpu
  * Physical cores, not hardware threads: llama.cpp's CPU kernels gain nothing from SMT siblings, and
  * oversubscribing a small machine made evaluation 15× slower here.
  */
+/**
+ * Threads of each context when `parallel` run side by side: the cores shared out (more threads than cores made CPU
+ * runs several times slower); undefined leaves the engine's default (one context: every physical core).
+ */
+export function threadsPerContext(parallel: number, threads?: number): number | undefined {
+  return threads ?? (parallel > 1 ? Math.max(1, Math.floor(physicalCoreCount() / parallel)) : undefined);
+}
+
 export function physicalCoreCount(): number {
   try {
     const cores = new Set<string>();

@@ -21,7 +21,12 @@ export interface ReproduceOptions {
   progress: boolean;
   /** Fewer samples than the preset's: passkey keys per length × depth, LongBench items per dataset, BookSum rows. */
   samples?: number;
+  /** Samples or items streamed at once by the steps whose task takes --parallel (a resume may change it). */
+  parallel?: number;
 }
+
+/** The tasks that stream several samples at once with --parallel. */
+const PARALLEL_TASKS = new Set(["passkey", "longbench"]);
 
 /** The tasks whose --samples a reproduction can lower (PG19 always reads every book of its file). */
 const SAMPLED_TASKS = new Set(["passkey", "longbench", "booksum"]);
@@ -86,12 +91,13 @@ async function writeBooksumStandIn(work: string): Promise<void> {
 }
 
 /** Runs one step to its end; its exit code (130 when interrupted). An abort is passed on to the step as SIGTERM. */
-function runStep(step: StepState, work: string, progress: boolean, signal: AbortSignal): Promise<number> {
+function runStep(step: StepState, work: string, options: ReproduceOptions, signal: AbortSignal): Promise<number> {
   const runs = join(work, "runs");
   const resume = step.run !== undefined;
   const [task] = step.args;
   const args = resume ? [task!, "--resume", join(work, step.run!), ...step.args.filter((_, i) => i > 0 && isRuntimeFlag(step.args, i))] : step.args;
-  const child = spawn(process.execPath, [BIN, ...args, "--results", runs, "--format", "markdown", ...(progress ? [] : ["--no-progress"])], {
+  const parallel = options.parallel !== undefined && PARALLEL_TASKS.has(task!) ? ["--parallel", String(options.parallel)] : [];
+  const child = spawn(process.execPath, [BIN, ...args, ...parallel, "--results", runs, "--format", "markdown", ...(options.progress ? [] : ["--no-progress"])], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   const stop = () => child.kill("SIGTERM");
@@ -133,7 +139,7 @@ export async function runSteps(work: string, manifest: ReproductionManifest, sig
     if (step.status === "done") continue;
     if (signal.aborted) return false;
     process.stderr.write(`reproduce: ${step.preset} · ${step.id}: cascade-eval ${step.args.join(" ")}\n`);
-    const code = await runStep(step, work, manifest.options.progress, signal);
+    const code = await runStep(step, work, manifest.options, signal);
     step.run ??= newRunFolder(work, new Set(manifest.steps.flatMap((other) => (other.run ? [other.run] : []))));
     step.status = code === 0 ? "done" : code === 130 ? "pending" : "failed";
     save();

@@ -57,6 +57,13 @@ test("an interrupted reproduction keeps its finished steps; --resume runs the re
   assert.equal(existsSync(join(work, "report.md")), false);
   assert.deepEqual(manifestOf(work).steps.map((step) => step.status), ["pending", "pending"], "the first step was stopped inside its run");
 
+  // the report so far runs nothing: the checks fail (a step is unfinished), the manifest stays as it was
+  const sofar = await cli(["reproduce", "--resume", work, "--report", "--no-progress"]);
+  assert.equal(sofar.code, 1, explain(sofar));
+  assert.match(sofar.stderr, /^check failed: booksum: every step finished/m, explain(sofar));
+  assert.match(readFileSync(join(work, "report.md"), "utf8"), /^Not finished: /m);
+  assert.deepEqual(manifestOf(work).steps.map((step) => step.status), ["pending", "pending"]);
+
   const resumed = await cli(["reproduce", "--resume", work, "--no-progress"]);
   assertSucceeded(resumed);
   const steps = manifestOf(work).steps;
@@ -75,6 +82,8 @@ test("reproduce errors are one line with exit 2", async () => {
     [["reproduce", "all", "--scale", "tiny"], /--scale must be one of paper, ci/],
     [["reproduce", "--resume", "x", "--samples", "2"], /--resume keeps the reproduction's own --samples; drop it/],
     [["reproduce", "passkey", "--samples", "0"], /--samples/],
+    [["reproduce", "passkey", "--report"], /--report writes the report of a reproduction so far: give its folder with --resume/],
+    [["reproduce", "passkey", "--parallel", "0"], /--parallel must be a whole number >= 1/],
   ];
   for (const [args, message] of cases) {
     const result = await cli(args);

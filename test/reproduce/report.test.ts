@@ -37,7 +37,9 @@ function addRun(work: string, manifest: ReproductionManifest, id: string, task: 
 
 function passkeyRecord(policy: string, window: number, sampleId: string, keyPosition: number, score: number) {
   const [length, depthBin] = sampleId.split("-").map(Number) as [number, number];
-  return { sampleId, length, depthBin, keyPosition, promptTokens: length, score, policy: { name: policy, sinks: 64, window, cascades: 4, stride: window / 2, scores: false } };
+  // a key takes 1 s + 0.1 s under the full cache, twice that under a bounded one
+  const prefillMs = policy === "full" ? 1000 : 2000;
+  return { sampleId, length, depthBin, keyPosition, promptTokens: length, score, policy: { name: policy, sinks: 64, window, cascades: 4, stride: window / 2, scores: false }, timings: { prefillMs, generateMs: prefillMs / 10 } };
 }
 
 /** Two samples at 2K: one key early (outside every window), one at the end (inside). */
@@ -66,6 +68,9 @@ test("passkey: the paper's table with deltas, a heat map, and full ≥ sink-wind
     "passkey cache 256: full ≥ sink-window where the key left the window": true,
   });
   assert.match(report, /\| 512 \| Δ cascading − sink-window \| 0 \| 0 \|/, "cascading 60% against sink-window (20% + 100%) / 2");
+  assert.match(report, /^### passkey seconds per key \(prefill \+ answer\) by length, averaged over depths$/m);
+  assert.match(report, /^\| all \| full \| 1\.1 \| 2 \| 2\.2 \|$/m, "the full cache: 1.1 s a key, 2 keys, 2.2 s in all");
+  assert.match(report, /^\| 256 \| cascading \| 2\.2 \| 2 \| 4\.4 \|$/m);
   const svg = readFileSync(join(work, "passkey-accuracy.svg"), "utf8");
   assert.match(svg, /^<svg/);
   for (const panel of ["full cache", "sink-window · cache 512", "cascading · cache 256"]) assert.ok(svg.includes(panel), panel);
@@ -108,8 +113,14 @@ test("pg19: cascading with one cascade must equal sink-window exactly; an unfini
 
   const unfinished = build(16100);
   unfinished.manifest.steps[3]!.status = "pending";
-  const result = verdicts((await writeReport(unfinished.work, unfinished.manifest)).checks);
-  assert.equal(result["pg19: every step finished"], false);
+  const result = await writeReport(unfinished.work, unfinished.manifest);
+  assert.equal(verdicts(result.checks)["pg19: every step finished"], false);
+  assert.doesNotMatch(result.report, /^### PG19 perplexity/m, "an unfinished preset makes no table");
+  // the report so far (`reproduce --resume F --report`) shows every step's records, the unfinished one's too
+  const sofar = await writeReport(unfinished.work, unfinished.manifest, true);
+  assert.equal(verdicts(sofar.checks)["pg19: every step finished"], false);
+  assert.match(sofar.report, /^Not finished: window-65K-cascades-1\. The tables hold the records so far/m);
+  assert.match(sofar.report, /^\| 1K \| 1 \| 54\.60 \| 55\.98 \| 55\.98 \| 0 \|/m);
 });
 
 test("--samples replaces or adds the sample count of passkey, LongBench and BookSum steps, leaves PG19's, and the report says so", async () => {

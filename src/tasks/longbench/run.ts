@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Engine } from "../../engine/engine.js";
-import { physicalCoreCount } from "../../engine/llama.js";
+import { threadsPerContext } from "../../engine/llama.js";
 import { chatTurnTokens } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
@@ -62,8 +62,7 @@ export const longBenchTask: Task<LongBenchOptions, Prepared, Unit, LongBenchReco
       itemsByDataset.set(dataset, (await readLongBenchItems(options.source, dataset, options.e, { datasetsDir: settings.datasetsDir })).slice(0, options.samples));
     return itemsByDataset;
   },
-  // Contexts side by side share the cores: more threads than cores made CPU runs several times slower.
-  engineOptions: (options, settings) => ({ threads: settings.threads ?? (options.parallel > 1 ? Math.max(1, Math.floor(physicalCoreCount() / options.parallel)) : undefined) }),
+  engineOptions: (options, settings) => ({ threads: threadsPerContext(options.parallel, settings.threads) }),
   async plan(engine, itemsByDataset, options) {
     const config = loadLongBenchConfig();
     const maxLength = options.maxLength ?? defaultMaxLength(engine.modelInfo.trainContextSize, config);

@@ -1,5 +1,6 @@
 /** Passkey retrieval (docs/protocols.md §2): planning the samples × policies, and one sample under one policy. */
 import type { Engine } from "../../engine/engine.js";
+import { threadsPerContext } from "../../engine/llama.js";
 import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
@@ -28,6 +29,8 @@ export interface PasskeyOptions extends TaskOptions {
   stride?: number;
   cascades: number;
   filler: Filler;
+  /** Units streamed at once, each in its own context (absent in runs made before the flag: one). */
+  parallel?: number;
 }
 
 interface Unit {
@@ -55,10 +58,14 @@ export function cacheShape(length: number, options: PasskeyOptions, config: Pass
   return { sinks, window: fitted.window, stride: strideFor(fitted.window), shrunk: fitted.shrunk };
 }
 
-/** All units of a run in order, validated before any model is loaded (and again with the model's context). */
+/**
+ * All units of a run in order, validated before any model is loaded (and again with the model's context). Key by
+ * key: every length × depth cell gets its first key before any gets a second, so a run cut short (a device call's
+ * limit) still covers the whole grid, with fewer keys per cell. Each sample's policies come one after another, so
+ * one haystack serves them all.
+ */
 export function planUnits(options: PasskeyOptions, config: PasskeyConfig, trainedContext = Infinity): Unit[] {
-  const units: Unit[] = [];
-  for (const length of options.lengths) {
+  const cells = options.lengths.map((length) => {
     const { sinks, window, stride } = cacheShape(length, options, config, trainedContext);
     const policies = options.policies.map((name) => {
       const policy = policyConfig(name, { sinks, window, cascades: options.cascades }, options);
@@ -67,10 +74,29 @@ export function planUnits(options: PasskeyOptions, config: PasskeyConfig, traine
         throw new UsageError(`haystack of ${length} tokens is shorter than the ${name} cache (--sinks ${sinks} + --window ${window} = ${capacity}): nothing would be evicted`);
       return policy;
     });
-    for (const depthBin of options.depths)
-      for (let index = 0; index < options.samples; index++) for (const policy of policies) units.push({ length, depthBin, index, policy, stride, keys: options.samples });
-  }
+    return { length, stride, policies };
+  });
+  const units: Unit[] = [];
+  for (let index = 0; index < options.samples; index++)
+    for (const { length, stride, policies } of cells)
+      for (const depthBin of options.depths) for (const policy of policies) units.push({ length, depthBin, index, policy, stride, keys: options.samples });
   return units;
+}
+
+/** Haystacks kept for the units running side by side (each sample's policies run one after another). */
+class SampleCache {
+  private readonly samples = new Map<string, PasskeySample>();
+
+  constructor(private readonly kept: number) {}
+
+  get(id: string, build: () => PasskeySample): PasskeySample {
+    let sample = this.samples.get(id);
+    if (sample) this.samples.delete(id);
+    else sample = build();
+    this.samples.set(id, sample);
+    while (this.samples.size > this.kept) this.samples.delete(this.samples.keys().next().value!);
+    return sample;
+  }
 }
 
 const recordKey = (record: PasskeyRecord) => unitKey(record.sampleId, record.policy.name);
@@ -83,6 +109,7 @@ export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecor
     planUnits(options, config);
     return config;
   },
+  engineOptions: (options, settings) => ({ threads: threadsPerContext(options.parallel ?? 1, settings.threads) }),
   async plan(engine, config, options) {
     const trained = engine.modelInfo.trainContextSize;
     const units = planUnits(options, config, trained);
@@ -101,16 +128,18 @@ export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecor
       options.filler === "words" ? loadDictionaryWords(config.wordTiers) : [],
     );
     builder.build({ length: Math.min(...options.lengths), depthBin: options.depths[0]!, index: 0, seed: options.seed, filler: options.filler });
-    // Units come in sample order, each sample under every policy: one haystack serves them all.
-    let sample: PasskeySample | undefined;
+    const parallel = options.parallel ?? 1;
+    const samples = new SampleCache(parallel + 1);
     return {
       units,
       notes,
-      titleParts: [`prompt format ${frame.format}`],
+      titleParts: [`prompt format ${frame.format}`, ...(parallel > 1 ? [`${parallel} at once`] : [])],
+      parallel,
       tables: (runId, records) => passkeyTables([{ runId, records }]),
       runUnit: async (unit, context) => {
-        if (sample?.id !== sampleId(unit))
-          sample = builder.build({ length: unit.length, depthBin: unit.depthBin, index: unit.index, seed: options.seed, filler: options.filler });
+        const sample = samples.get(sampleId(unit), () =>
+          builder.build({ length: unit.length, depthBin: unit.depthBin, index: unit.index, seed: options.seed, filler: options.filler }),
+        );
         return runUnit(unit, sample, options, config, context);
       },
     };
