@@ -13,6 +13,8 @@
 set -euo pipefail
 started=$SECONDS
 source .gpu/enter.sh
+# contexts decoding side by side (--parallel) each hold one of libuv's threads while they wait for the GPU
+export UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
 export CASCADE_EVAL_MODELS=$PWD/.cache/models
 out=${OUT:-/tmp/cascade-eval-out}
 limit=${LIMIT:-560}
