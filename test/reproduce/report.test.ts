@@ -150,5 +150,13 @@ test("the paper's passkey grid runs the full cache only where the default model'
   const full = steps.filter((step) => argument(step, "--policy").split(",").includes("full"));
   assert.equal(full.length, 1);
   for (const length of parseLengths(argument(full[0]!, "--len"))) assert.ok(length + 64 <= trained, `full cache at ${length} tokens exceeds the model's ${trained}`);
-  for (const step of steps.filter((each) => each !== full[0])) assert.deepEqual(argument(step, "--policy").split(","), ["sink-window", "cascading-strided", "cascading"], step.id);
+  const covered = new Set(parseLengths(argument(full[0]!, "--len")));
+  for (const step of steps.filter((each) => each !== full[0])) {
+    assert.deepEqual(argument(step, "--policy").split(","), ["sink-window", "cascading-strided", "cascading"], step.id);
+    // a haystack the cache holds whole would be refused (nothing evicted): the full cache stands for it
+    const cache = 64 + Number(argument(step, "--window"));
+    const lengths = parseLengths(argument(step, "--len"));
+    for (const length of lengths) assert.ok(length > cache, `${step.id}: ${length} tokens fit its ${cache}-token cache`);
+    for (const length of [32768, 65536, 131072, 262144, 524288, 1048576]) assert.ok(lengths.includes(length) || (length <= cache && covered.has(length)), `${step.id}: the paper's ${length} is neither run nor covered by the full cache`);
+  }
 });
