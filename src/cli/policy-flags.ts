@@ -3,14 +3,14 @@ import type { Command } from "commander";
 import type { PolicyName } from "../policies/policy.js";
 import { parsePolicyNames, policyParameters, POLICIES } from "../policies/registry.js";
 import type { BudgetedCacheOptions } from "../tasks/cache-fit.js";
-import { parseCount } from "./parse.js";
+import { parseChoice, parseCount } from "./parse.js";
 
 /** A command's defaults for the policy flags, and help where its default is a rule rather than a number. */
 export interface PolicyFlagDefaults {
   policies: string;
   /** How the command runs the policies it is given (e.g. "run side by side on identical samples"). */
   policiesHelp: string;
-  values: Partial<Record<string, number>>;
+  values: Partial<Record<string, number | string>>;
   help?: Partial<Record<string, string>>;
 }
 
@@ -19,17 +19,22 @@ export function policyOptions(command: Command, defaults: PolicyFlagDefaults): C
   command.option("--policy <list>", `cache policies (${POLICIES.map((policy) => policy.name).join(", ")}), ${defaults.policiesHelp}`, defaults.policies);
   for (const parameter of policyParameters()) {
     const value = defaults.values[parameter.key] ?? parameter.default;
-    command.option(`${parameter.flag} <n>`, defaults.help?.[parameter.key] ?? parameter.help, parseCount(parameter.flag, parameter.minimum), value);
+    const help = defaults.help?.[parameter.key] ?? parameter.help;
+    if (parameter.choices) command.option(`${parameter.flag} <name>`, `${help} (${parameter.choices.join(", ")})`, parseChoice(parameter.flag, parameter.choices), value);
+    else command.option(`${parameter.flag} <n>`, help, parseCount(parameter.flag, parameter.minimum), value);
   }
   const width = Math.max(...POLICIES.map((policy) => policy.name.length));
   return command.addHelpText("after", `\nPolicies:\n${POLICIES.map((policy) => `  ${policy.name.padEnd(width)}  ${policy.description}`).join("\n")}\n`);
 }
 
+/** The policies, the shared cache shape and every other policy parameter (a number, or a named choice). */
+export type PolicyFlagValues = { policies: PolicyName[]; sinks?: number; window?: number; cascades?: number } & Record<string, number | string | undefined>;
+
 /** The policies and their parameters from the flags `policyOptions` added. */
-export function policyValues(flags: Record<string, unknown>): { policies: PolicyName[] } & Record<string, number | undefined> {
-  const values: Record<string, number | undefined> = {};
-  for (const parameter of policyParameters()) values[parameter.key] = flags[parameter.key] as number | undefined;
-  return { ...values, policies: parsePolicyNames(String(flags.policy)) } as { policies: PolicyName[] } & Record<string, number | undefined>;
+export function policyValues(flags: Record<string, unknown>): PolicyFlagValues {
+  const values: Record<string, number | string | undefined> = {};
+  for (const parameter of policyParameters()) values[parameter.key] = flags[parameter.key] as number | string | undefined;
+  return { ...values, policies: parsePolicyNames(String(flags.policy)) } as PolicyFlagValues;
 }
 
 /**

@@ -1,10 +1,11 @@
 import type { Llama, LlamaModel, Token } from "node-llama-cpp";
 import { UsageError } from "../errors.js";
-import type { CachePolicy } from "../policies/policy.js";
+import type { CachePolicy, Signal } from "../policies/policy.js";
+import { requireSignals } from "../policies/registry.js";
 import { Random } from "../util/random.js";
 import { ContextPool } from "./context-pool.js";
 import { buildInfo, memoryUsage, modelShape, type BuildInfo, type HardwareInfo, type KvCacheType, type MemoryUsage } from "./engine-info.js";
-import { activeExtensions, evictionPath, fusedAttentionScores, setAttentionScores, setDecodeTimings } from "./extension-runtime.js";
+import { activeExtensions, attentionScoresRemedy, evictionPath, fusedAttentionScores, setAttentionScores, setDecodeTimings } from "./extension-runtime.js";
 import { ATTENTION_SCORES_BUDGET_BYTES, attentionHeadSizes, batchForAttentionScores, cudaGraphsOffReason, defaultFlashAttention } from "./flash-attention.js";
 import { openLlama, physicalCoreCount } from "./llama.js";
 import type { GpuChoice } from "./llama.js";
@@ -142,6 +143,7 @@ export class Engine {
   validate(request: StreamRequest): string[] {
     const { policy } = request;
     const { sinks, window, name } = policy.config;
+    requireSignals([name], new Set<Signal>(this.hardware.attentionScores ? ["attention-scores"] : []), attentionScoresRemedy(this.hardware.extensions.includes("attention-scores")));
     const cells = Engine.contextSizeFor(request);
     const batch = this.contextBatchSize(cells, request.stride, this.measuresAttention(policy));
     const notes =

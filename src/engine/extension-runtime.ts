@@ -33,9 +33,14 @@ export function evictionPath(extensions: readonly string[]): EvictionPath {
 
 /** What a run prints about attention scores: measured, turned off (CASCADE_EVAL_EXTENSIONS=off), or not in the binaries. */
 export function attentionScoresLine(measured: boolean, inBinaries: boolean): string {
-  if (measured) return "attention scores: measured by llama.cpp (cascade-eval extension attention-scores) for cascading; cascading-strided uses none";
+  if (measured) return "attention scores: measured by llama.cpp (cascade-eval extension attention-scores) for the policies that rank by them (cascading, h2o, tova, snapkv)";
   if (inBinaries) return "attention scores: not used (CASCADE_EVAL_EXTENSIONS=off), so cascading runs as the strided cascade";
   return "attention scores: none in these binaries, so cascading runs as the strided cascade (cascade-eval extensions build adds them)";
+}
+
+/** What a run that needs attention scores, and cannot get them, tells the user to do. */
+export function attentionScoresRemedy(inBinaries: boolean): string {
+  return inBinaries ? "CASCADE_EVAL_EXTENSIONS=off turns the extension off" : "`cascade-eval extensions build` adds the measurement to these binaries";
 }
 
 interface NativeContext {

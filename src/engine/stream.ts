@@ -1,5 +1,7 @@
 import { TokenBias, type ControlledEvaluateInputItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import { UsageError } from "../errors.js";
 import type { CachePolicy } from "../policies/policy.js";
+import { policyDefinition } from "../policies/registry.js";
 import { CachePositions } from "./cache-positions.js";
 import { decodeTimings, discardQueuedEviction, evictBatched, queueEviction, takeAttention, takeQueuedEviction, type EvictionPath } from "./extension-runtime.js";
 
@@ -144,7 +146,7 @@ export class PolicyStream {
         else input.push(token);
       }
       const queued = this.decideBeforeChunk(end - start);
-      const outputs = await this.evaluateChunk(input).catch((error: unknown) => {
+      const outputs = await this.evaluateObserved(input).catch((error: unknown) => {
         if (queued) discardQueuedEviction(this.sequence);
         throw error;
       });
@@ -182,7 +184,21 @@ export class PolicyStream {
     return { tokenBias: new TokenBias(this.model.tokenizer).set(never as Token[], "never") };
   }
 
-  private async evaluateChunk(input: ControlledEvaluateInputItem[]) {
+  /**
+   * One chunk; where the policy observes only its last queries (SnapKV), those go in a decode of their own after the
+   * rest, whose attention is dropped: what the policy then reads is exactly the attention of the observed queries.
+   */
+  private async evaluateObserved(input: ControlledEvaluateInputItem[]) {
+    const observed = this.policy.observedQueries;
+    if (!this.attentionGiven || observed === undefined || input.length <= observed) return this.evaluateChunk(input);
+    const split = input.length - observed;
+    const first = await this.evaluateChunk(input.slice(0, split), false);
+    takeAttention(this.sequence);
+    const last = await this.evaluateChunk(input.slice(split));
+    return Array.from({ length: input.length }, (_, index) => (index < split ? first[index] : last[index - split]));
+  }
+
+  private async evaluateChunk(input: ControlledEvaluateInputItem[], wholeChunk = true) {
     const free = this.sequence.contextSize - 1 - this.sequence.nextTokenIndex;
     if (input.length > free)
       throw new ContextShiftError(`chunk of ${input.length} tokens does not fit the ${free} free cells of the context; node-llama-cpp would shift the context`);
@@ -191,7 +207,7 @@ export class PolicyStream {
     this.timings.evaluateMs += performance.now() - started;
     this.counters.tokensSeen += input.length;
     this.positions.append(input.length);
-    this.counters.chunks += 1;
+    if (wholeChunk) this.counters.chunks += 1;
     return outputs;
   }
 
@@ -255,6 +271,8 @@ export class PolicyStream {
   private attention() {
     const measured = takeAttention(this.sequence);
     if (measured !== undefined) return measured;
+    const { name } = this.policy.config;
+    if (policyDefinition(name).withoutSignals === undefined) throw new UsageError(`llama.cpp measured no attention for this model's cache, and ${name} ranks tokens by it`);
     this.attentionGiven = false;
     if (!noAttentionNoted) process.stderr.write("note: llama.cpp measured no attention for this model's cache; the cascade runs strided\n");
     noAttentionNoted = true;

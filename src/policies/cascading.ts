@@ -1,6 +1,19 @@
 import { UsageError } from "../errors.js";
 import { CASCADES, SINKS, WINDOW } from "./parameters.js";
-import type { CachePolicy, ChunkAttention, PolicyConfig, PolicyDefinition, PolicyRecord } from "./policy.js";
+import type { CachePolicy, ChunkAttention, PolicyConfig, PolicyDefinition, PolicyParameter, PolicyRecord } from "./policy.js";
+
+/** When sub-cache i accepts, past the eager fill: every period(i)-th step (docs/protocols.md §1, step 2). */
+export const SCHEDULES = { pow2: (level: number) => 2 ** level, pow3: (level: number) => 3 ** level, pow4: (level: number) => 4 ** level, linear: (level: number) => level + 1 } as const;
+export type Schedule = keyof typeof SCHEDULES;
+
+export const SCHEDULE: PolicyParameter = {
+  key: "schedule",
+  flag: "--schedule",
+  help: "cascading: sub-cache i keeps every 2^i-th (pow2), 3^i-th, 4^i-th or (i+1)-th token",
+  minimum: 0,
+  choices: Object.keys(SCHEDULES),
+  default: "pow2",
+};
 
 /** β of the attention moving average (docs/protocols.md §1). */
 export const CASCADING_ATTENTION_DECAY = 0.9999;
@@ -23,6 +36,8 @@ export class CascadingPolicy implements CachePolicy {
   readonly capacity: number;
   readonly attentionDecay: number | undefined;
   private readonly slots: number;
+  /** Sub-cache i accepts every periods[i]-th step past the eager fill. */
+  private readonly periods: number[];
   /** Sub-cache i occupies ring[i * slots, (i + 1) * slots); oldest at ringHead[i], ringFill[i] tokens. */
   private readonly ring: Int32Array;
   private readonly ringHead: Int32Array;
@@ -45,6 +60,8 @@ export class CascadingPolicy implements CachePolicy {
     if (!Number.isInteger(this.slots) || this.slots < 1) {
       throw new Error(`cascading needs window divisible by cascades (got ${config.window} / ${config.cascades})`);
     }
+    const schedule = SCHEDULES[(config.schedule ?? SCHEDULE.default) as Schedule];
+    this.periods = Array.from({ length: config.cascades }, (_, level) => schedule(level));
     this.ring = new Int32Array(config.window);
     this.ringHead = new Int32Array(config.cascades);
     this.ringFill = new Int32Array(config.cascades);
@@ -92,11 +109,13 @@ export class CascadingPolicy implements CachePolicy {
       this.sinkCount++;
       return;
     }
-    const eagerFill = t <= sinks + window;
+    // the paper's code fills eagerly one token longer than its text (t - 1 <= sinks + window; docs/protocols.md §1)
+    const eagerFill = t - 1 <= sinks + window;
     // The schedule is that of the arriving token, also for the tokens it pushes on.
     const offset = t - 1 - sinks;
     let incoming = position;
-    for (let level = 0, period = 1; level < cascades; level++, period *= 2) {
+    for (let level = 0; level < cascades; level++) {
+      const period = this.periods[level]!;
       const base = level * this.slots;
       const head = this.ringHead[level];
       const fill = this.ringFill[level];
@@ -175,18 +194,22 @@ function validateLayout(config: PolicyConfig): void {
   if (config.window % config.cascades !== 0) throw new UsageError(`--window ${config.window} is not divisible by --cascades ${config.cascades}`);
 }
 
-const layout = (record: PolicyRecord) => `${record.cascades} cascades${record.scores ? "" : " (strided)"}`;
+/** The schedule as tables say it: nothing for the default pow2 (and for records made before there was a choice). */
+const scheduleNote = (record: PolicyRecord) => (record.schedule === undefined || record.schedule === SCHEDULE.default ? "" : `, ${String(record.schedule)} schedule`);
+
+const layout = (record: PolicyRecord) => `${record.cascades} cascades${record.scores ? "" : " (strided)"}${scheduleNote(record)}`;
 
 /** The paper's method: sub-caches ranked by attention where llama.cpp measures it (strided elsewhere). */
 export const cascading: PolicyDefinition = {
   name: "cascading",
   description: "the Cascading KV Cache: sinks plus sub-caches that keep ever sparser older tokens, ranked by attention where llama.cpp measures it",
-  parameters: [SINKS, WINDOW, CASCADES],
+  parameters: [SINKS, WINDOW, CASCADES, SCHEDULE],
   bounded: true,
   signals: ["attention-scores"],
+  withoutSignals: "runs as the strided cascade",
   validate: validateLayout,
   create: (config) => new CascadingPolicy(config),
-  describe: (record) => `${record.sinks} sinks + ${record.window} window in ${record.cascades} cascades${record.scores ? " (attention scores)" : " (strided)"}, stride ${record.stride}`,
+  describe: (record) => `${record.sinks} sinks + ${record.window} window in ${record.cascades} cascades${record.scores ? " (attention scores)" : " (strided)"}${scheduleNote(record)}, stride ${record.stride}`,
   describeLayout: (record) => `, ${layout(record)}`,
 };
 

@@ -15,15 +15,17 @@ export type PolicyName = string;
 /** What a policy can ask the engine to measure for it. */
 export type Signal = "attention-scores";
 
-/** One numeric parameter of a policy: its key in the config and the records, and its CLI flag. */
+/** One parameter of a policy: its key in the config and the records, and its CLI flag. */
 export interface PolicyParameter {
   readonly key: string;
   readonly flag: string;
   readonly help: string;
-  /** Smallest allowed value (every parameter is a whole number). */
+  /** Smallest allowed value of a whole-number parameter. */
   readonly minimum: number;
+  /** A named choice instead of a number: the names allowed. */
+  readonly choices?: readonly string[];
   /** The value where neither the command nor the task sets one. */
-  readonly default?: number;
+  readonly default?: number | string;
 }
 
 /**
@@ -70,6 +72,11 @@ export interface CachePolicy {
    */
   readonly attentionDecay: number | undefined;
   /**
+   * Where set, the attention a chunk hands the policy comes from the chunk's last `observedQueries` queries only
+   * (SnapKV's observation window; fewer when the chunk is shorter); else from all of them.
+   */
+  readonly observedQueries?: number;
+  /**
    * `appended` tokens were evaluated and appended at the end of the cache. Runs the policy's token-by-token
    * update over them and returns the positions (0-based, ascending, in the cache after the append) to evict.
    * `attention` is given when the backend can measure it; without it every token scores the same.
@@ -86,8 +93,13 @@ export interface PolicyDefinition {
   readonly parameters: readonly PolicyParameter[];
   /** Whether the cache stays bounded (false: it grows with the stream, and must fit the model's context). */
   readonly bounded: boolean;
-  /** What the engine measures for it where it can; without a signal the policy still runs (e.g. all scores tie). */
+  /** What the engine measures for it where it can. */
   readonly signals: readonly Signal[];
+  /**
+   * What the policy does where the binaries cannot measure its signals (cascading: "runs as the strided cascade");
+   * absent: it needs them, and a run refuses to start without them.
+   */
+  readonly withoutSignals?: string;
   /** Checks beyond each parameter's minimum; throws a UsageError naming the flags. */
   validate?(config: PolicyConfig): void;
   /** A fresh policy for one stream (the config is already validated). */

@@ -3,13 +3,17 @@
  * `PolicyDefinition`, one line here, and its tests.
  */
 import { UsageError } from "../errors.js";
+import { bigbird } from "./bigbird.js";
 import { cascading, cascadingStrided } from "./cascading.js";
 import { full } from "./full.js";
-import type { CachePolicy, PolicyConfig, PolicyDefinition, PolicyName, PolicyParameter, PolicyRecord } from "./policy.js";
+import { h2o } from "./h2o.js";
+import type { CachePolicy, PolicyConfig, PolicyDefinition, PolicyName, PolicyParameter, PolicyRecord, Signal } from "./policy.js";
 import { random } from "./random.js";
 import { sinkWindow } from "./sink-window.js";
+import { snapkv } from "./snapkv.js";
+import { tova } from "./tova.js";
 
-export const POLICIES: readonly PolicyDefinition[] = [full, sinkWindow, cascadingStrided, cascading, random];
+export const POLICIES: readonly PolicyDefinition[] = [full, sinkWindow, cascadingStrided, cascading, h2o, tova, snapkv, bigbird, random];
 
 export const POLICY_NAMES: readonly PolicyName[] = POLICIES.map((policy) => policy.name);
 
@@ -36,6 +40,17 @@ export function isBounded(name: PolicyName): boolean {
   return policyDefinition(name).bounded;
 }
 
+/**
+ * The policies among `names` that need signals these binaries cannot measure (no fallback of their own), or a
+ * UsageError naming them and the remedy.
+ */
+export function requireSignals(names: readonly PolicyName[], measured: ReadonlySet<Signal>, remedy: string): void {
+  const missing = names.map(policyDefinition).filter((policy) => policy.withoutSignals === undefined && policy.signals.some((signal) => !measured.has(signal)));
+  if (missing.length === 0) return;
+  const list = missing.map((policy) => policy.name).join(", ");
+  throw new UsageError(`${list} ${missing.length === 1 ? "ranks" : "rank"} tokens by attention, which these binaries do not measure: ${remedy}`);
+}
+
 /** Whether the named policy reads the parameter `key` (e.g. "cascades"). */
 export function usesParameter(name: PolicyName, key: string): boolean {
   return policyDefinition(name).parameters.some((parameter) => parameter.key === key);
@@ -57,7 +72,12 @@ export function parsePolicyNames(list: string): PolicyName[] {
 /** Checks the parameters the named policy reads; messages name the CLI flags that set them. */
 export function validatePolicyConfig(config: PolicyConfig): void {
   const definition = policyDefinition(config.name);
-  for (const parameter of definition.parameters) requireInteger(parameter.flag, config[parameter.key], parameter.minimum);
+  for (const parameter of definition.parameters) {
+    const value = config[parameter.key];
+    if (parameter.choices === undefined) requireInteger(parameter.flag, value, parameter.minimum);
+    // a config made before the choice existed (an older run's record) means its default
+    else if (value !== undefined && (typeof value !== "string" || !parameter.choices.includes(value))) throw new UsageError(`${parameter.flag} must be one of ${parameter.choices.join(", ")} (got ${String(value)})`);
+  }
   definition.validate?.(config);
 }
 

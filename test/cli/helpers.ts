@@ -68,11 +68,11 @@ export interface RunningCli {
 }
 
 /** Starts the CLI; `done` settles when it exits (killed with SIGKILL after `timeoutMs`). */
-export function startCli(args: readonly string[], timeoutMs = 150_000): RunningCli {
+export function startCli(args: readonly string[], timeoutMs = 150_000, env: Record<string, string> = {}): RunningCli {
   const started = performance.now();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, XDG_CACHE_HOME: cacheHome, NO_COLOR: "1", FORCE_COLOR: "0" },
+    env: { ...process.env, XDG_CACHE_HOME: cacheHome, NO_COLOR: "1", FORCE_COLOR: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -96,6 +96,11 @@ export function startCli(args: readonly string[], timeoutMs = 150_000): RunningC
 
 export function cli(args: readonly string[], timeoutMs?: number): Promise<CliResult> {
   return startCli(args, timeoutMs).done;
+}
+
+/** The CLI with extra environment variables. */
+export function cliWith(env: Record<string, string>, args: readonly string[]): Promise<CliResult> {
+  return startCli(args, undefined, env).done;
 }
 
 /** For assertion messages: what the CLI said. */

@@ -2,7 +2,8 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { assertSucceeded, cli, onlyRunFolder, QUIET, readRecords, removeTemporaryFolders, tempFolder } from "./helpers.js";
+import { attentionScoresRemedy } from "../../src/engine/extension-runtime.js";
+import { assertSucceeded, cli, cliWith, explain, onlyRunFolder, QUIET, readRecords, removeTemporaryFolders, runFolders, tempFolder } from "./helpers.js";
 
 after(removeTemporaryFolders);
 
@@ -10,8 +11,8 @@ test("every task command lists the registered policies and takes each policy par
   for (const command of ["passkey", "pg19", "booksum", "longbench", "bench"]) {
     const { stdout, code } = await cli([command, "--help"]);
     assert.equal(code, 0, command);
-    for (const name of ["full", "sink-window", "cascading-strided", "cascading", "random"]) assert.match(stdout, new RegExp(`^  ${name} +\\S`, "m"), `${command}: ${name}`);
-    for (const flag of ["--sinks", "--window", "--cascades", "--eviction-seed"]) assert.ok(stdout.includes(`${flag} <n>`), `${command}: ${flag}`);
+    for (const name of ["full", "sink-window", "cascading-strided", "cascading", "h2o", "tova", "snapkv", "bigbird", "random"]) assert.match(stdout, new RegExp(`^  ${name} +\\S`, "m"), `${command}: ${name}`);
+    for (const flag of ["--sinks", "--window", "--cascades", "--eviction-seed", "--recent-percent", "--observe", "--pool-kernel"]) assert.ok(stdout.includes(`${flag} <n>`), `${command}: ${flag}`);
   }
 });
 
@@ -30,4 +31,18 @@ test("the random policy, added as one file and one registry line, runs passkey w
   const bad = await cli([...args.slice(0, -2), "--eviction-seed", "-1", "--results", join(results, "bad"), ...QUIET]);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr.trim(), /^error: option '--eviction-seed <n>' argument '-1' is invalid|--eviction-seed must be a whole number >= 0/);
+});
+
+test("a policy that ranks by attention refuses binaries that cannot measure it, in one line, before any run folder", async () => {
+  const results = tempFolder();
+  // with CASCADE_EVAL_EXTENSIONS=off the binaries measure nothing; the remedy depends on whether they could
+  const status = await cli(["extensions", "status"]);
+  const inBinaries = !/attention-scores v\d+: not in these binaries/.test(status.stdout);
+  const remedy = attentionScoresRemedy(inBinaries);
+  for (const policy of ["h2o", "tova", "snapkv"]) {
+    const refused = await cliWith({ CASCADE_EVAL_EXTENSIONS: "off" }, ["passkey", "--len", "2K", "--samples", "1", "--depths", "1", "--policy", `sink-window,${policy}`, "--results", results, ...QUIET]);
+    assert.equal(refused.code, 2, explain(refused));
+    assert.equal(refused.stderr.trim(), `cascade-eval: ${policy} ranks tokens by attention, which these binaries do not measure: ${remedy}`);
+  }
+  assert.deepEqual(runFolders(results), [], "a refused run leaves no folder");
 });

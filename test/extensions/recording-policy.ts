@@ -1,4 +1,3 @@
-import type { CascadingPolicy } from "../../src/policies/cascading.js";
 import type { CachePolicy, ChunkAttention } from "../../src/policies/policy.js";
 
 /** One chunk as a policy saw it: what was appended, the attention it was given, what was evicted. */
@@ -9,13 +8,13 @@ export interface RecordedChunk {
 }
 
 /**
- * A cascading policy that records every chunk. With `replay` it evicts what an earlier stream evicted (its own
+ * A policy that records every chunk. With `replay` it evicts what an earlier stream evicted (its own
  * decision is still computed, and discarded), so that two streams measure exactly the same caches.
  */
 export class RecordingPolicy implements CachePolicy {
   readonly chunks: RecordedChunk[] = [];
   constructor(
-    private readonly inner: CascadingPolicy,
+    private readonly inner: CachePolicy,
     private readonly replay?: readonly number[][],
   ) {}
   get config() {
@@ -26,6 +25,9 @@ export class RecordingPolicy implements CachePolicy {
   }
   get attentionDecay() {
     return this.inner.attentionDecay;
+  }
+  get observedQueries() {
+    return this.inner.observedQueries;
   }
   update(appended: number, attention?: ChunkAttention): number[] {
     const decided = this.inner.update(appended, attention);

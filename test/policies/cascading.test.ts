@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CascadingPolicy } from "../../src/policies/cascading.js";
+import { CascadingPolicy, SCHEDULES, type Schedule } from "../../src/policies/cascading.js";
 import type { ChunkAttention, PolicyConfig } from "../../src/policies/policy.js";
 import { SinkWindowPolicy } from "../../src/policies/sink-window.js";
 import { seededRandom, randomAttention, randomChunks, randomInt } from "./random.js";
@@ -200,4 +200,48 @@ test("a 1M-token stream through 65,536 + 64 tokens in 4,096-token chunks stays f
   }
   const seconds = (performance.now() - started) / 1000;
   assert.ok(seconds < 15, `took ${seconds.toFixed(1)} s`);
+});
+
+test("the eager fill lasts through t = sinks + window + 1, as in the paper's code (its text stops one token earlier)", () => {
+  // 3 sub-caches of 2 slots: token 7 (offset 6) pushes token 3 on to sub-cache 2, whose stride 4 does not divide 6
+  const policy = new CascadingPolicy({ name: "cascading", sinks: 0, window: 6, cascades: 3 }, { useScores: false });
+  for (let t = 1; t <= 7; t++) policy.update(1);
+  // still eager: sub-cache 2 takes token 3 and lets its oldest, token 1, go (the text's rule keeps 1 and drops 2)
+  assert.deepEqual(policy.retained(), [2, 3, 4, 5, 6, 7]);
+  policy.update(1);
+  // token 8 (offset 7) is past it: sub-cache 0 pushes token 6 on, sub-cache 1 (stride 2) does not accept it, and
+  // tied with its newest token (5) it takes 5's slot
+  assert.deepEqual(policy.retained(), [2, 3, 4, 6, 7, 8]);
+});
+
+test("every schedule (pow2, pow3, pow4, linear) agrees with the reference on 1,000 random streams", () => {
+  const random = seededRandom(2406);
+  const periods: Record<Schedule, (level: number) => number> = { pow2: (i) => 2 ** i, pow3: (i) => 3 ** i, pow4: (i) => 4 ** i, linear: (i) => i + 1 };
+  const names = Object.keys(SCHEDULES) as Schedule[];
+  assert.deepEqual(names, ["pow2", "pow3", "pow4", "linear"]);
+  for (let stream = 0; stream < 1000; stream++) {
+    const schedule = names[stream % names.length]!;
+    const sinks = randomInt(random, 0, 6);
+    const cascades = randomInt(random, 1, 4);
+    const window = cascades * randomInt(random, 1, 12);
+    const scored = random() < 0.5;
+    const policy = new CascadingPolicy({ ...cascadingConfig(sinks, window, cascades), schedule }, { useScores: scored });
+    const reference = new ReferenceCascade(sinks, window, cascades, scored, periods[schedule]);
+    let cached = 0;
+    for (const appended of randomChunks(random, sinks + window + randomInt(random, 0, 40 * window), sinks + window)) {
+      cached += appended;
+      const attention = randomAttention(random, cached, appended);
+      const evicted = policy.update(appended, attention);
+      assert.deepEqual(evicted, reference.update(appended, attention).evicted, `stream ${stream}: ${schedule}`);
+      cached -= evicted.length;
+    }
+  }
+  // the schedules differ: a pow3 cascade keeps other tokens than pow2 on the same stream
+  const kept = (schedule: Schedule) => {
+    const policy = new CascadingPolicy({ ...cascadingConfig(0, 12, 3), schedule }, { useScores: false });
+    policy.update(100);
+    return policy.retained();
+  };
+  assert.notDeepEqual(kept("pow3"), kept("pow2"));
+  assert.notDeepEqual(kept("linear"), kept("pow2"));
 });

@@ -39,6 +39,8 @@ export class ReferenceCascade {
     private readonly window: number,
     private readonly cascades: number,
     private readonly useScores: boolean,
+    /** Sub-cache i accepts every period(i)-th step (pow2: 2^i). */
+    private readonly period: (level: number) => number = (level) => 2 ** level,
   ) {
     this.slots = window / cascades;
     this.subCaches = [];
@@ -79,7 +81,7 @@ export class ReferenceCascade {
     let x = arriving;
     for (let i = 0; i < this.cascades; i++) {
       const subCache = this.subCaches[i];
-      const accepts = t <= this.sinks + this.window || (t - 1 - this.sinks) % 2 ** i === 0;
+      const accepts = t - 1 <= this.sinks + this.window || (t - 1 - this.sinks) % this.period(i) === 0;
       if (accepts) {
         if (subCache.length < this.slots) {
           subCache.push(x);
@@ -119,3 +121,60 @@ export class ReferenceSinkWindow {
     return { evicted: positionsLeaving(afterAppend, this.tokens), retained: this.tokens.map((token) => token.t) };
   }
 }
+
+/**
+ * The ranked baselines, one eviction at a time: after each chunk the scores are updated, then, while the cache is
+ * over budget, the lowest-scoring token outside the sinks and the protected newest tokens leaves (of equal scores
+ * the older). `rescore` turns the chunk's attention into every token's new score.
+ */
+export class ReferenceRanked {
+  private tokens: Token[] = [];
+  private streamLength = 0;
+
+  constructor(
+    private readonly sinks: number,
+    private readonly window: number,
+    private readonly protectedNewest: number,
+    private readonly rescore: (tokens: Token[], attention: ChunkAttention) => void,
+  ) {}
+
+  update(appended: number, attention?: ChunkAttention): ReferenceStep {
+    const afterAppend = [...this.tokens];
+    for (let j = 0; j < appended; j++) afterAppend.push({ t: ++this.streamLength, score: 0 });
+    if (attention) this.rescore(afterAppend, attention);
+    const kept = [...afterAppend];
+    while (kept.length > this.sinks + this.window) {
+      const sinkCount = kept.filter((token) => token.t <= this.sinks).length;
+      const candidates = kept.slice(sinkCount, Math.max(sinkCount, kept.length - this.protectedNewest));
+      let worst = candidates[0]!;
+      for (const token of candidates) if (token.score < worst.score) worst = token;
+      kept.splice(kept.indexOf(worst), 1);
+    }
+    this.tokens = kept;
+    return { evicted: positionsLeaving(afterAppend, kept), retained: kept.map((token) => token.t) };
+  }
+}
+
+/** H2O: scores summed over every query since the token arrived; `recent` newest protected. */
+export const referenceH2o = (sinks: number, window: number, recent: number) =>
+  new ReferenceRanked(sinks, window, recent, (tokens, attention) => tokens.forEach((token, k) => (token.score += attention.decayedSum[k]!)));
+
+/** TOVA: the newest query's attention alone; nothing protected but the sinks. */
+export const referenceTova = (sinks: number, window: number) =>
+  new ReferenceRanked(sinks, window, 0, (tokens, attention) => tokens.forEach((token, k) => (token.score = attention.decayedSum[k]!)));
+
+/** SnapKV: the observation window's attention, averaged over `kernel` neighbours (zeros beyond the prefix). */
+export const referenceSnapKv = (sinks: number, window: number, observe: number, kernel: number) =>
+  new ReferenceRanked(sinks, window, observe, (tokens, attention) => {
+    const prefix = Math.max(0, tokens.length - observe);
+    const raw = Array.from(attention.decayedSum);
+    tokens.forEach((token, k) => {
+      if (k >= prefix) {
+        token.score = raw[k]!;
+        return;
+      }
+      let sum = 0;
+      for (let j = k - (kernel - 1) / 2; j <= k + (kernel - 1) / 2; j++) if (j >= 0 && j < prefix) sum += raw[j]!;
+      token.score = sum / kernel;
+    });
+  });

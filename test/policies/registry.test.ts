@@ -25,13 +25,13 @@ test("parsePolicyNames trims, skips empty entries and drops duplicates in given 
 test("parsePolicyNames rejects unknown names and empty lists", () => {
   assert.throws(
     () => parsePolicyNames("full,xyz"),
-    usageError("unknown policy 'xyz' (known: full, sink-window, cascading-strided, cascading, random)"),
+    usageError("unknown policy 'xyz' (known: full, sink-window, cascading-strided, cascading, h2o, tova, snapkv, bigbird, random)"),
   );
   assert.throws(
     () => parsePolicyNames("Full"),
-    usageError("unknown policy 'Full' (known: full, sink-window, cascading-strided, cascading, random)"),
+    usageError("unknown policy 'Full' (known: full, sink-window, cascading-strided, cascading, h2o, tova, snapkv, bigbird, random)"),
   );
-  assert.throws(() => parsePolicyNames(" , "), usageError("no policy given (known: full, sink-window, cascading-strided, cascading, random)"));
+  assert.throws(() => parsePolicyNames(" , "), usageError("no policy given (known: full, sink-window, cascading-strided, cascading, h2o, tova, snapkv, bigbird, random)"));
 });
 
 test("createPolicy builds each policy with its capacity and attention decay", () => {
@@ -67,6 +67,7 @@ test("createPolicy rejects bad flags with one-line messages naming them", () => 
     [{ cascades: 2.5 }, "--cascades must be an integer >= 1 (got 2.5)"],
     [{ window: 1000, cascades: 3 }, "--window 1000 is not divisible by --cascades 3"],
     [{ window: 2, cascades: 4 }, "--window 2 is not divisible by --cascades 4"],
+    [{ schedule: "pow5" }, "--schedule must be one of pow2, pow3, pow4, linear (got pow5)"],
   ];
   for (const [change, message] of cases) {
     assert.throws(() => createPolicy({ ...valid, ...change }), usageError(message));
