@@ -45,29 +45,46 @@ const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + 
 const { reference: FULL, baseline: BASELINE, method: METHOD, others: OTHERS = [] } = loadReproduceConfig().compare;
 const COMPARED = [BASELINE, METHOD, ...OTHERS];
 
-/** A table's numeric columns must hold finite numbers in every row. */
-function numbersCheck(table: Table, numericFrom: number): Check {
-  const bad = table.rows.flatMap((row, r) => row.slice(numericFrom).flatMap((cell, c) => (typeof cell === "number" && Number.isFinite(cell) ? [] : [`row ${r + 1} column ${table.head[numericFrom + c]}: ${String(cell)}`])));
+/**
+ * A table's numeric columns must hold finite numbers in every row, except the cells `planned` says no run was
+ * asked for (the paper's full cache beyond the model's context): those stay empty.
+ */
+function numbersCheck(table: Table, numericFrom: number, planned: (row: number, column: number) => boolean = () => true): Check {
+  const bad = table.rows.flatMap((row, r) =>
+    row.slice(numericFrom).flatMap((cell, c) => {
+      if (cell === null && !planned(r, numericFrom + c)) return [];
+      return typeof cell === "number" && Number.isFinite(cell) ? [] : [`row ${r + 1} column ${table.head[numericFrom + c]}: ${String(cell)}`];
+    }),
+  );
   return { name: `${table.title}: every cell a number`, passed: table.rows.length > 0 && bad.length === 0, detail: table.rows.length === 0 ? "no rows" : bad.length === 0 ? `${table.rows.length} rows` : bad.slice(0, 3).join("; ") };
 }
 
 function passkeySection(steps: readonly { folder: RunFolder; cache: number }[]): Section {
-  const all = steps.map(({ folder, cache }) => ({ cache, records: folder.records<PasskeyRecord>(taskOf(folder).recordKey) }));
-  const lengths = [...new Set(all.flatMap(({ records }) => records.map((record) => record.length)))].sort((a, b) => a - b);
+  const all = steps.map(({ folder, cache }) => ({
+    cache,
+    records: folder.records<PasskeyRecord>(taskOf(folder).recordKey),
+    // the lengths the step was asked for (older run folders without them: every length)
+    lengths: new Set(folder.manifest<{ options?: { lengths?: number[] } }>().options?.lengths ?? []),
+  }));
+  // the lengths asked for as well as those run: a planned length without records shows as a hole
+  const lengths = [...new Set(all.flatMap(({ records, lengths: planned }) => [...records.map((record) => record.length), ...planned]))].sort((a, b) => a - b);
   const depths = [...new Set(all.flatMap(({ records }) => records.map((record) => record.depthBin)))].sort((a, b) => a - b);
   const accuracy = (records: readonly PasskeyRecord[]) => (records.length === 0 ? null : 100 * mean(records.map((record) => record.score)));
   const rows: Cell[][] = [];
+  /** Per row of the table: the lengths its step planned (a Δ row: both policies' step). */
+  const rowLengths: ReadonlySet<number>[] = [];
   const cells: HeatCell[] = [];
   const checks: Check[] = [];
   // Every step draws the same haystacks (same seed, same sample ids): the full cache of one serves them all.
   const full = new Map(all.flatMap(({ records }) => records.filter((record) => record.policy.name === FULL).map((record) => [record.sampleId, record.score] as const)));
-  for (const { cache, records } of all) {
+  for (const { cache, records, lengths: planned } of all) {
     const byPolicy = (name: string) => records.filter((record) => record.policy.name === name);
     for (const name of [FULL, ...COMPARED]) {
       const group = byPolicy(name);
       if (group.length === 0) continue;
       const panel = name === FULL ? "full cache" : `${name} · cache ${formatLength(cache)}`;
       rows.push([name === FULL ? "all" : formatLength(cache), name, ...lengths.map((length) => accuracy(group.filter((record) => record.length === length))), accuracy(group)]);
+      rowLengths.push(planned);
       for (const length of lengths)
         for (const depth of depths) {
           const value = accuracy(group.filter((record) => record.length === length && record.depthBin === depth));
@@ -75,11 +92,14 @@ function passkeySection(steps: readonly { folder: RunFolder; cache: number }[]):
         }
     }
     const window = byPolicy(BASELINE);
-    if (window.length > 0)
+    if (window.length > 0) {
       rows.push([formatLength(cache), `Δ ${METHOD} − ${BASELINE}`, ...lengths.map((length) => delta(accuracy(byPolicy(METHOD).filter((r) => r.length === length)), accuracy(window.filter((r) => r.length === length)))), delta(accuracy(byPolicy(METHOD)), accuracy(window))]);
+      rowLengths.push(planned);
+    }
     // The baseline (sink-window) cache ends with its last `window` tokens: a key before them (and a chunk) has been evicted.
     const outside = window.filter((record) => full.has(record.sampleId) && record.keyPosition < record.promptTokens - record.policy.window - record.policy.stride);
-    if (full.size > 0) {
+    // only where the full cache read the same haystacks (at paper scale it stops at the model's context)
+    if (window.some((record) => full.has(record.sampleId))) {
       const fullScore = accuracy(outside.map((record) => ({ ...record, score: full.get(record.sampleId)! })));
       const windowScore = accuracy(outside);
       checks.push({
@@ -108,7 +128,8 @@ function passkeySection(steps: readonly { folder: RunFolder; cache: number }[]):
   return {
     tables: [table, time],
     figures: [{ file: "passkey-accuracy.svg", caption: "passkey accuracy (%) by length and depth, one panel per policy and cache", cells }],
-    checks: [numbersCheck(table, 2), ...checks],
+    // a length column (not the average) of a row whose step was not asked for that length stays empty
+    checks: [numbersCheck(table, 2, (row, column) => column - 2 >= lengths.length || rowLengths[row]!.size === 0 || rowLengths[row]!.has(lengths[column - 2]!)), ...checks],
   };
 }
 

@@ -160,3 +160,28 @@ test("the paper's passkey grid runs the full cache only where the default model'
     for (const length of [32768, 65536, 131072, 262144, 524288, 1048576]) assert.ok(lengths.includes(length) || (length <= cache && covered.has(length)), `${step.id}: the paper's ${length} is neither run nor covered by the full cache`);
   }
 });
+
+test("paper-scale passkey: the full cache's own step leaves the lengths it was not asked for empty; the window check only where it read the same haystacks", async () => {
+  const work = mkdtempSync(join(tmpdir(), "cascade-eval-report-"));
+  roots.push(work);
+  const options: ReproduceOptions = { presets: ["passkey"], scale: "paper", gpu: "cuda", progress: false };
+  const manifest: ReproductionManifest = { options, createdAt: "2026-12-04T00:00:00.000Z", steps: planSteps(options, work) };
+  const run = (id: string, lengths: number[], records: object[]) => {
+    addRun(work, manifest, id, "passkey", records);
+    const step = manifest.steps.find((each) => each.id === id)!;
+    writeFileSync(join(work, step.run!, "run.json"), JSON.stringify({ task: "passkey", options: { lengths }, model: { name: "m" } }));
+  };
+  run("full", [32768, 65536], [passkeyRecord("full", 0, "32768-1-0", 100, 1), passkeyRecord("full", 0, "65536-1-0", 100, 1)]);
+  const bounded = (window: number, length: number) => ["sink-window", "cascading", "cascading-strided"].map((policy) => passkeyRecord(policy, window, `${length}-1-0`, 100, 0.5));
+  run("cache-32K", [65536], bounded(32768, 65536));
+  run("cache-65K", [131072], bounded(65536, 131072));
+  const { checks } = await writeReport(work, manifest);
+  assert.deepEqual(verdicts(checks), {
+    "passkey accuracy (%) by length, averaged over depths: every cell a number": true,
+    "passkey cache 32K: full ≥ sink-window where the key left the window": true,
+  });
+  // a length a step was asked for and has no record of is still a hole
+  run("cache-65K", [131072, 262144], bounded(65536, 131072));
+  const holed = verdicts((await writeReport(work, manifest)).checks);
+  assert.equal(holed["passkey accuracy (%) by length, averaged over depths: every cell a number"], false);
+});
