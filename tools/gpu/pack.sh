@@ -2,7 +2,8 @@
 # On this machine, from anywhere in the repository: build, cache the tokenizer vocabularies that `model synth`
 # needs (the GPU machine has no llama.cpp source bundle to extract them from), and stage .gpu/ with
 # ../shared/gpu/pack. Then run a device command with carry [".gpu"] (see docs/PERFORMANCE.md).
-#   usage: tools/gpu/pack.sh [--cuda-binaries DIR] [VOCAB ...]    (default vocabularies: llama-bpe llama-spm; qwen2 for the Qwen2.5 shapes)
+#   usage: tools/gpu/pack.sh [--cuda-binaries DIR] [VOCAB ...]    (default vocabularies: llama-bpe llama-spm; qwen2 for the Qwen2.5 shapes;
+#            none: no vocabulary, 1.7 MB less, for jobs on the embedded model that synthesize none: passkey, pg19, reproduce)
 #          --cuda-binaries DIR: the llama-cuda-sm90-extensions.tar.xz.part* that tools/gpu/extensions-build.sh returned,
 #            staged in place of the stock CUDA binaries (the runs then use cascade-eval's extensions)
 #          tools/gpu/pack.sh --extensions: only stage .gpu-ext/ (the CUDA source kit, and what .gpu/ has of Node, node_modules
@@ -25,11 +26,14 @@ vocabs=("$@"); [ ${#vocabs[@]} -eq 0 ] && vocabs=(llama-bpe llama-spm)
 npm run build >/dev/null
 export CASCADE_EVAL_MODELS=$PWD/.cache/models
 rm -rf .cache/models/vocab
+[ "${vocabs[*]}" = none ] && vocabs=() && mkdir -p .cache/models/vocab
 for vocab in "${vocabs[@]}"; do
   node --input-type=module -e "
     import { vocabularyFile } from './dist/src/gguf/synth-model.js';
     await vocabularyFile('$vocab', process.env.CASCADE_EVAL_MODELS + '/vocab');"
 done
+# source maps: nothing on the GPU machine reads them
+find dist/src -name '*.map' -delete
 ../shared/gpu/pack dist/src .cache/models/vocab >/dev/null
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 xz -dc .gpu/node_modules.tar.xz | tar -xf - -C "$tmp"
