@@ -256,3 +256,32 @@ test("table --format json parses, and its numbers match the records", { skip: SK
     assert.ok(Math.abs((row!.avg as number) - mean) < 1e-9, `${policy}: avg ${row!.avg} vs ${mean}`);
   }
 });
+
+test("--budget runs each bounded policy once per budget (shares and tokens, sinks included), the full cache once; a resume finds it all done", async () => {
+  const results = tempFolder();
+  const args = ["passkey", "--len", "2K", "--samples", "1", "--depths", "1.0", "--policy", "full,sink-window,cascading", "--budget", "0.25,256"];
+  const result = await cli([...args, "--results", results, "--format", "markdown", ...QUIET]);
+  assertSucceeded(result);
+  const folder = onlyRunFolder(results);
+  const records = readRecords(folder);
+  assert.deepEqual(records.map((record) => `${record.policy.name}@${String(record.policy.budget)}`).sort(), ["cascading@25%", "cascading@256", "full@undefined", "sink-window@25%", "sink-window@256"]);
+  for (const record of records.filter((each) => each.policy.name !== "full")) {
+    const tokens = record.policy.budget === "25%" ? Math.floor(0.25 * 2048) : 256;
+    assert.equal(record.policy.window, Math.floor((tokens - record.policy.sinks) / 4) * 4, `${record.policy.name} at ${String(record.policy.budget)}: the same window for both policies`);
+  }
+  for (const title of ["sink-window · budget 25%", "sink-window · budget 256", "cascading · budget 25%", "cascading · budget 256"])
+    assert.match(result.stdout, new RegExp(`^### passkey accuracy \\(%\\) — ${title}$`, "m"), title);
+  const resumed = await cli(["passkey", "--resume", folder, "--results", results, ...QUIET]);
+  assertSucceeded(resumed);
+  assert.match(resumed.stderr, /^resuming: 5 of 5 already done$/m, explain(resumed));
+  for (const [extra, message] of [
+    [["--window", "512"], /^cascade-eval: --budget and --window both set the cache: give one$/],
+    [["--budget", "2.5"], /^cascade-eval: --budget '2\.5' is neither a share of the prompt/],
+    [["--budget", "4K"], /^cascade-eval: haystack of 2048 tokens is shorter than the sink-window cache/],
+  ] as const) {
+    const refused = await cli([...args.slice(0, -2), "--budget", "0.25", ...extra, "--results", results, ...QUIET]);
+    assert.equal(refused.code, 2, explain(refused));
+    assert.match(refused.stderr.trim(), message);
+    assert.equal(refused.stderr.trim().split("\n").length, 1, explain(refused));
+  }
+});

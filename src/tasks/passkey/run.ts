@@ -4,7 +4,8 @@ import { threadsPerContext } from "../../engine/llama.js";
 import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { createPolicy, isBounded, policyConfig, policyRecord } from "../../policies/registry.js";
+import { createPolicy, isBounded, policyConfig, policyRecord, usesParameter } from "../../policies/registry.js";
+import { budgetLabel, budgetWindow, parseBudgets } from "../budget.js";
 import type { RunFolder } from "../../results/run-folder.js";
 import { defaultStride, fitWindow, passkeyWindow } from "../cache-fit.js";
 import { recordedHardware, recordedModel } from "../outcome.js";
@@ -31,6 +32,8 @@ export interface PasskeyOptions extends TaskOptions {
   filler: Filler;
   /** Units streamed at once, each in its own context (absent in runs made before the flag: one). */
   parallel?: number;
+  /** --budget as given (shares or token counts, sinks included), instead of --window: one cache per budget. */
+  budgets?: string[];
 }
 
 interface Unit {
@@ -41,9 +44,13 @@ interface Unit {
   stride: number;
   /** Keys per length × depth cell (for the unit's label). */
   keys: number;
+  /** The --budget this unit's cache comes from (its label: "25%", "2K"). */
+  budget?: string;
 }
 
 const sampleId = (unit: Unit) => `${unit.length}-${unit.depthBin}-${unit.index}`;
+/** A policy as resume keys and tables tell it apart: its name, and its budget where the run has several. */
+const policyKey = (name: string, budget: string | undefined) => (budget === undefined ? name : `${name}@${budget}`);
 
 /**
  * The cache shape for one haystack length. Defaults follow the paper's passkey setting (64 sinks, a 32,768-token
@@ -65,21 +72,35 @@ export function cacheShape(length: number, options: PasskeyOptions, config: Pass
  * one haystack serves them all.
  */
 export function planUnits(options: PasskeyOptions, config: PasskeyConfig, trainedContext = Infinity): Unit[] {
-  const cells = options.lengths.map((length) => {
-    const { sinks, window, stride } = cacheShape(length, options, config, trainedContext);
-    const policies = options.policies.map((name) => {
-      const policy = policyConfig(name, { sinks, window, cascades: options.cascades }, options);
-      const capacity = createPolicy(policy).capacity;
-      if (Number.isFinite(capacity) && length <= capacity)
-        throw new UsageError(`haystack of ${length} tokens is shorter than the ${name} cache (--sinks ${sinks} + --window ${window} = ${capacity}): nothing would be evicted`);
-      return policy;
+  const shapes = (length: number) => {
+    if (options.budgets === undefined) return [{ ...cacheShape(length, options, config, trainedContext), budget: undefined }];
+    const sinks = options.sinks ?? config.defaults.sinks;
+    // every policy of the run gets the same cache: a window the cascades divide
+    const multiple = options.policies.some((name) => usesParameter(name, "cascades")) ? options.cascades : 1;
+    return parseBudgets(options.budgets.join(",")).map((budget) => {
+      const window = budgetWindow(budget, length, sinks, multiple);
+      return { sinks, window, stride: defaultStride(window, config.defaults.stride, options.stride), budget: budgetLabel(budget) };
     });
-    return { length, stride, policies };
-  });
+  };
+  const cellsByLength = options.lengths.map((length) =>
+    // the full cache has no budget: it runs with the first one only, once per sample
+    shapes(length).map(({ sinks, window, stride, budget }, nth) => {
+      const policies = options.policies.filter((name) => nth === 0 || isBounded(name)).map((name) => {
+        const policy = policyConfig(name, { sinks, window, cascades: options.cascades }, options);
+        const capacity = createPolicy(policy).capacity;
+        if (Number.isFinite(capacity) && length <= capacity)
+          throw new UsageError(`haystack of ${length} tokens is shorter than the ${name} cache (--sinks ${sinks} + ${budget === undefined ? "--window" : `window of --budget ${budget}:`} ${window} = ${capacity}): nothing would be evicted`);
+        return policy;
+      });
+      return { length, stride, policies, budget };
+    }),
+  );
   const units: Unit[] = [];
   for (let index = 0; index < options.samples; index++)
-    for (const { length, stride, policies } of cells)
-      for (const depthBin of options.depths) for (const policy of policies) units.push({ length, depthBin, index, policy, stride, keys: options.samples });
+    for (const cells of cellsByLength)
+      for (const depthBin of options.depths)
+        for (const { length, stride, policies, budget } of cells)
+          for (const policy of policies) units.push({ length, depthBin, index, policy, stride, keys: options.samples, ...(budget !== undefined && isBounded(policy.name) ? { budget } : {}) });
   return units;
 }
 
@@ -99,7 +120,7 @@ class SampleCache {
   }
 }
 
-const recordKey = (record: PasskeyRecord) => unitKey(record.sampleId, record.policy.name);
+const recordKey = (record: PasskeyRecord) => unitKey(record.sampleId, policyKey(record.policy.name, record.policy.budget as string | undefined));
 
 export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecord> = {
   name: "passkey",
@@ -144,10 +165,10 @@ export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecor
       },
     };
   },
-  unitKey: (unit) => unitKey(sampleId(unit), unit.policy.name),
+  unitKey: (unit) => unitKey(sampleId(unit), policyKey(unit.policy.name, unit.budget)),
   recordKey,
   unitTokens: (unit) => unit.length,
-  unitLabel: (unit) => `${formatLength(unit.length)} · depth ≤${unit.depthBin} · key ${unit.index + 1}/${unit.keys} · ${unit.policy.name}`,
+  unitLabel: (unit) => `${formatLength(unit.length)} · depth ≤${unit.depthBin} · key ${unit.index + 1}/${unit.keys} · ${unit.policy.name}${unit.budget === undefined ? "" : ` · budget ${unit.budget}`}`,
   progressName: "records (keys × policies)",
   unitCapacity: (unit) => createPolicy(unit.policy).capacity,
   savedTables: (folders: readonly RunFolder[]) => passkeyTables(folders.map((folder) => ({ runId: folder.id, records: folder.records<PasskeyRecord>(recordKey) }))),
@@ -176,7 +197,7 @@ async function runUnit(unit: Unit, sample: PasskeySample, options: PasskeyOption
         index: unit.index,
         seed: options.seed,
         filler: options.filler,
-        policy: policyRecord(unit.policy, unit.stride, stream.rankedByAttention),
+        policy: { ...policyRecord(unit.policy, unit.stride, stream.rankedByAttention), ...(unit.budget === undefined ? {} : { budget: unit.budget }) },
         model: recordedModel(engine),
         promptTokens: sample.tokens.length,
         keyPosition: sample.keyPosition,
