@@ -3,11 +3,9 @@ import { DEFAULT_MODEL } from "../config.js";
 import { loadPasskeyConfig } from "../tasks/passkey/config.js";
 import { FILLERS, type Filler } from "../tasks/passkey/haystack.js";
 import { passkeyTask, type PasskeyOptions } from "../tasks/passkey/run.js";
-import { UsageError } from "../errors.js";
-import { budgetLabel, parseBudgets } from "../tasks/budget.js";
 import { parseLengths } from "../util/lengths.js";
 import { parseChoice, parseCount, parseDepths } from "./parse.js";
-import { policyOptions, policyValues } from "./policy-flags.js";
+import { budgetOption, budgetValues, policyOptions, policyValues } from "./policy-flags.js";
 import { taskCommand } from "./task-command.js";
 
 export function passkeyCommand(): Command {
@@ -26,12 +24,11 @@ export function passkeyCommand(): Command {
   })
     .option("--stride <n>", `prefill chunk size (default: min(${defaults.stride}, window/2))`, parseCount("--stride", 1))
     .addOption(new Option("--filler <kind>", "haystack: dictionary words or llama.cpp's grass sentences").default("words").argParser(parseChoice("--filler", FILLERS)))
-    .option("--budget <list>", "cache budgets instead of --window, sinks included: shares of the prompt (0.25) or tokens (8K); several (1K,2K,0.5) run side by side")
     .option("--parallel <n>", "samples streamed at once, each in its own context (memory permitting; a resume may change it); without --threads the cores are shared out among them", parseCount("--parallel", 1, 64), 1);
+  budgetOption(command, "the prompt");
   return taskCommand(passkeyTask, command, (flags): PasskeyOptions => {
     const policy = policyValues(flags);
-    const budgets = flags.budget === undefined ? undefined : parseBudgets(String(flags.budget)).map(budgetLabel);
-    if (budgets !== undefined && policy.window !== undefined) throw new UsageError("--budget and --window both set the cache: give one");
+    const budgets = budgetValues(flags);
     return {
       // every parameter of every policy, so that a policy's own (e.g. --eviction-seed) reaches its config
       ...policy,

@@ -4,7 +4,7 @@ import { DEFAULT_MODEL } from "../config.js";
 import { CHUNKINGS, pg19Task, type Chunking, type Pg19Options } from "../tasks/pg19/run.js";
 import { parseLength } from "../util/lengths.js";
 import { parseChoice, parseCount } from "./parse.js";
-import { policyOptions, policyValues } from "./policy-flags.js";
+import { budgetOption, budgetValues, policyOptions, policyValues } from "./policy-flags.js";
 import { taskCommand } from "./task-command.js";
 
 export function pg19Command(): Command {
@@ -23,8 +23,10 @@ export function pg19Command(): Command {
     .addOption(new Option("--chunking <mode>", "stream: one persistent cache per book; llama-perplexity: fresh n_ctx chunks scored on their second half, as llama.cpp's tool").default("stream").argParser(parseChoice("--chunking", CHUNKINGS)))
     .option("--ctx <n>", "n_ctx of --chunking llama-perplexity", (text: string) => parseLength(text), 4096)
     .option("--curve-bin <n>", "tokens per point of the perplexity-by-position curve", parseCount("--curve-bin", 1), 1024);
+  budgetOption(command, "each book");
   return taskCommand(pg19Task, command, (flags): Pg19Options => {
     const policy = policyValues(flags);
+    const budgets = budgetValues(flags);
     return {
       ...policy,
       source: flags.data !== undefined ? resolve(String(flags.data)) : "pg19-test",
@@ -37,6 +39,7 @@ export function pg19Command(): Command {
       chunking: flags.chunking as Chunking,
       ctx: flags.ctx as number,
       curveBin: flags.curveBin as number,
+      ...(budgets === undefined ? {} : { budgets }),
       model: flags.model ?? DEFAULT_MODEL,
     };
   });

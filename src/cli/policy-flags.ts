@@ -3,6 +3,8 @@ import type { Command } from "commander";
 import type { PolicyName } from "../policies/policy.js";
 import { parsePolicyNames, policyParameters, POLICIES } from "../policies/registry.js";
 import type { BudgetedCacheOptions } from "../tasks/cache-fit.js";
+import { UsageError } from "../errors.js";
+import { budgetLabel, parseBudgets } from "../tasks/budget.js";
 import { parseChoice, parseCount } from "./parse.js";
 
 /** A command's defaults for the policy flags, and help where its default is a rule rather than a number. */
@@ -54,4 +56,16 @@ export function budgetedPolicyOptions(command: Command, defaults: { sinks: numbe
 export function budgetedCacheValues(flags: Record<string, unknown>): BudgetedCacheOptions {
   const policy = policyValues(flags);
   return { ...policy, policies: policy.policies, sinks: policy.sinks!, window: policy.window, stride: flags.stride as number | undefined, cascades: policy.cascades! };
+}
+
+/** --budget: cache budgets instead of --window, for every bounded policy of the run. */
+export function budgetOption(command: Command, of: string): Command {
+  return command.option("--budget <list>", `cache budgets instead of --window, sinks included: shares of ${of} (0.25) or tokens (8K); several (1K,2K,0.5) run side by side`);
+}
+
+/** The budgets `budgetOption` read, as their labels ("25%", "8K"); undefined without the flag. */
+export function budgetValues(flags: Record<string, unknown>): string[] | undefined {
+  if (flags.budget === undefined) return undefined;
+  if (flags.window !== undefined) throw new UsageError("--budget and --window both set the cache: give one");
+  return parseBudgets(String(flags.budget)).map(budgetLabel);
 }

@@ -120,3 +120,16 @@ function requireInteger(flag: string, value: unknown, minimum: number): void {
     throw new UsageError(`${flag} must be an integer >= ${minimum} (got ${String(value)})`);
   }
 }
+
+/**
+ * Records grouped by the policy that made them, as tables list them: registry order, and within a policy its
+ * budgets (`policy.budget`, from --budget) in the order they first appear. A group without a budget is named by
+ * the policy alone, one with a budget "name · budget 25%".
+ */
+export function groupByPolicy<R extends { policy: PolicyConfig }>(records: readonly R[]): { label: string; name: PolicyName; records: R[] }[] {
+  return POLICY_NAMES.flatMap((name) => {
+    const mine = records.filter((record) => record.policy.name === name);
+    const budgets = [...new Set(mine.map((record) => record.policy.budget as string | undefined))];
+    return budgets.map((budget) => ({ name, label: budget === undefined ? name : `${name} · budget ${budget}`, records: mine.filter((record) => record.policy.budget === budget) }));
+  });
+}

@@ -139,3 +139,22 @@ test("bad pg19 inputs are one-line errors with exit code 2", { skip: SKIP }, asy
     assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
   }
 });
+
+test("--budget gives every bounded policy one cache per budget (a share of each book, or tokens), the full cache once; a resume finds it done", { skip: SKIP }, async () => {
+  const results = tempFolder();
+  const args = ["pg19", "--data", TEST_BOOKS, "--max-tokens", "2K", "--stride", "128", "--curve-bin", "256", "--policy", "full,sink-window", "--budget", "0.25,384"];
+  const result = await cli([...args, "--results", results, "--format", "markdown", ...QUIET]);
+  assertSucceeded(result);
+  const folder = onlyRunFolder(results);
+  const records = recordsOf(folder);
+  assert.equal(records.length, 4 * 3, "4 books × (full + sink-window at 2 budgets)");
+  for (const record of records.filter((each) => each.policy.name === "sink-window")) {
+    const tokens = record.policy.budget === "25%" ? Math.floor(0.25 * record.tokens) : 384;
+    assert.equal(record.policy.window, tokens - 64, `${record.bookId} at ${String(record.policy.budget)}`);
+  }
+  assert.match(result.stdout, /^\| sink-window · budget 25% \| budget 25% of each book incl\. 64 sinks, stride 128 \| 4 \|/m);
+  assert.match(result.stdout, /^\| sink-window · budget 384 \| 64 sinks \+ 320 window, stride 128 \| 4 \|/m);
+  const resumed = await cli(["pg19", "--resume", folder, "--results", results, ...QUIET]);
+  assertSucceeded(resumed);
+  assert.match(resumed.stderr, /^resuming: 12 of 12 already done$/m, explain(resumed));
+});

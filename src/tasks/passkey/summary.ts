@@ -1,7 +1,6 @@
 import { formatLength } from "../../util/lengths.js";
-import { POLICY_NAMES } from "../../policies/registry.js";
 import type { Cell, Table } from "../../printers/table.js";
-import { describePolicy, isBounded } from "../../policies/registry.js";
+import { describePolicy, groupByPolicy, isBounded } from "../../policies/registry.js";
 import type { PasskeyRecord } from "./record.js";
 
 interface RunRecords {
@@ -17,25 +16,13 @@ const sortedUnique = (values: readonly number[]) => [...new Set(values)].sort((a
  * Passkey accuracy (%) per policy: rows are lengths, columns depth bins and their average. With several runs,
  * one table per run and policy, then one overview table comparing them by length.
  */
-/**
- * The policies of a run as tables list them: registry order, and within a policy its budgets in the order they
- * first appear (runs without --budget: one group per policy, named by the policy alone).
- */
-function policyGroups(records: readonly PasskeyRecord[]): { label: string; name: string; records: PasskeyRecord[] }[] {
-  return POLICY_NAMES.flatMap((name) => {
-    const mine = records.filter((record) => record.policy.name === name);
-    const budgets = [...new Set(mine.map((record) => record.policy.budget as string | undefined))];
-    return budgets.map((budget) => ({ name, label: budget === undefined ? name : `${name} · budget ${budget}`, records: mine.filter((record) => record.policy.budget === budget) }));
-  });
-}
-
 export function passkeyTables(runs: readonly RunRecords[]): Table[] {
   const tables: Table[] = [];
   const overview: Cell[][] = [];
   const allLengths = sortedUnique(runs.flatMap((run) => run.records.map((record) => record.length)));
   for (const run of runs) {
     const depths = sortedUnique(run.records.map((record) => record.depthBin));
-    for (const { label: name, records } of policyGroups(run.records)) {
+    for (const { label: name, records } of groupByPolicy(run.records)) {
       const lengths = sortedUnique(records.map((record) => record.length));
       const rows = lengths.map((length) => {
         const atLength = records.filter((record) => record.length === length);
@@ -85,7 +72,7 @@ function retentionTables(runs: readonly RunRecords[]): Table[] {
   const tables: Table[] = [];
   for (const run of runs) {
     const depths = sortedUnique(run.records.map((record) => record.depthBin));
-    for (const group of policyGroups(run.records)) {
+    for (const group of groupByPolicy(run.records)) {
       if (!isBounded(group.name)) continue;
       const name = group.label;
       const records = group.records.filter((record) => retentionOf(record) !== undefined);

@@ -3,8 +3,9 @@ import { readSource } from "../../datasets/hub.js";
 import type { DocumentRecord } from "../../datasets/local.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { createPolicy, isBounded, policyConfig, policyRecord } from "../../policies/registry.js";
+import { createPolicy, isBounded, policyConfig, policyRecord, usesParameter } from "../../policies/registry.js";
 import type { RunFolder } from "../../results/run-folder.js";
+import { budgetLabel, budgetWindow, parseBudgets } from "../budget.js";
 import { fitWindow } from "../cache-fit.js";
 import { recordedHardware, recordedModel } from "../outcome.js";
 import type { Task, TaskOptions, UnitContext } from "../runner.js";
@@ -28,6 +29,8 @@ export interface Pg19Options extends TaskOptions {
   /** llama-perplexity chunking: the n_ctx of each chunk. */
   ctx: number;
   curveBin: number;
+  /** --budget as given (shares of each book or token counts, sinks included), instead of --window. */
+  budgets?: string[];
 }
 
 const PAPER_WINDOW = 32768;
@@ -40,14 +43,33 @@ interface Book {
 interface Unit {
   book: Book;
   policy: PolicyConfig;
+  /** The --budget of this unit's cache (its label), where the run has budgets. */
+  budget?: string;
 }
+
+const policyKey = (name: string, budget: unknown) => (budget === undefined ? name : `${name}@${String(budget)}`);
 
 /** The window the run uses: as asked, else the paper's, halved until sinks + window + stride fits the model. */
 export function resolveWindow(options: Pg19Options, trainedContext: number): number {
   return options.window ?? fitWindow(PAPER_WINDOW, options.sinks, () => options.stride, trainedContext).window;
 }
 
-const pg19RecordKey = (record: Pg19Record) => `${record.bookId}|${record.policy.name}`;
+const pg19RecordKey = (record: Pg19Record) => `${record.bookId}|${policyKey(record.policy.name, record.policy.budget)}`;
+
+/** Per book, the policies with their caches: one shape for the run, or one per --budget (the full cache once). */
+function bookPolicies(options: Pg19Options, window: number, bookTokens: number): { policy: PolicyConfig; budget?: string }[] {
+  const shape = (size: number) => ({ sinks: options.sinks, window: size, cascades: options.cascades });
+  if (options.budgets === undefined) return options.policies.map((name) => ({ policy: policyConfig(name, shape(window), options) }));
+  const multiple = options.policies.some((name) => usesParameter(name, "cascades")) ? options.cascades : 1;
+  return parseBudgets(options.budgets.join(",")).flatMap((budget, nth) =>
+    options.policies
+      .filter((name) => nth === 0 || isBounded(name))
+      .map((name) => {
+        if (!isBounded(name)) return { policy: policyConfig(name, shape(window), options) };
+        return { policy: policyConfig(name, shape(budgetWindow(budget, bookTokens, options.sinks, multiple)), options), budget: budgetLabel(budget) };
+      }),
+  );
+}
 
 export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
   name: "pg19",
@@ -59,17 +81,22 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
   },
   async plan(engine, documents, options) {
     const window = resolveWindow(options, engine.modelInfo.trainContextSize);
-    const policies = options.policies.map((name) => policyConfig(name, { sinks: options.sinks, window, cascades: options.cascades }, options));
-    const capacity = Math.max(0, ...policies.map((policy) => createPolicy(policy).capacity).filter(Number.isFinite));
     // A book must outgrow every bounded cache (or give llama-perplexity its two chunks), or it says nothing.
-    const minimum = options.chunking === "llama-perplexity" ? 2 * options.ctx : capacity + 1;
+    const minimumFor = (bookTokens: number) => {
+      if (options.chunking === "llama-perplexity") return 2 * options.ctx;
+      const capacities = bookPolicies(options, window, bookTokens).map(({ policy }) => createPolicy(policy).capacity);
+      return Math.max(0, ...capacities.filter(Number.isFinite)) + 1;
+    };
     const books: Book[] = [];
     const skipped: string[] = [];
     let longest = 0;
+    let minimum = 0;
     for (const document of documents) {
       const tokens = engine.tokenizeDocument(document.text).slice(0, options.maxTokens);
       longest = Math.max(longest, tokens.length);
-      if (tokens.length < minimum) skipped.push(`${document.id} (${tokens.length} tokens)`);
+      const needed = minimumFor(tokens.length);
+      minimum = Math.max(minimum, needed);
+      if (tokens.length < needed) skipped.push(`${document.id} (${tokens.length} tokens)`);
       else books.push({ document, tokens });
     }
     if (books.length === 0) {
@@ -83,16 +110,17 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
             : `--window ${window} or less`;
       throw new UsageError(`no book has the ${minimum} tokens needed (the longest has ${longest}; ${skipped.length} skipped: shorter than the cache); use ${fix}`);
     }
-    const notes: string[] = [];
-    for (const policy of policies) {
-      const longest = options.chunking === "llama-perplexity" ? options.ctx : Math.max(...books.map((book) => book.tokens.length));
-      notes.push(...engine.validate({ policy: createPolicy(policy), stride: options.chunking === "stream" ? options.stride : options.ctx, totalTokens: longest }));
+    const notes = new Set<string>();
+    const units = books.flatMap((book) => bookPolicies(options, window, book.tokens.length).map((each) => ({ book, ...each })));
+    for (const { book, policy } of units) {
+      const tokens = options.chunking === "llama-perplexity" ? options.ctx : book.tokens.length;
+      for (const note of engine.validate({ policy: createPolicy(policy), stride: options.chunking === "stream" ? options.stride : options.ctx, totalTokens: tokens })) notes.add(note);
     }
-    if (options.window === undefined && window !== PAPER_WINDOW && options.policies.some(isBounded))
-      notes.push(`window ${window}: the paper's ${PAPER_WINDOW} does not fit the model's ${engine.modelInfo.trainContextSize}-token context`);
-    if (skipped.length > 0) notes.push(`${skipped.length} book(s) skipped, shorter than ${minimum} tokens: ${skipped.join(", ")}`);
+    if (options.window === undefined && options.budgets === undefined && window !== PAPER_WINDOW && options.policies.some(isBounded))
+      notes.add(`window ${window}: the paper's ${PAPER_WINDOW} does not fit the model's ${engine.modelInfo.trainContextSize}-token context`);
+    if (skipped.length > 0) notes.add(`${skipped.length} book(s) skipped, shorter than their caches: ${skipped.join(", ")}`);
     return {
-      units: books.flatMap((book) => policies.map((policy) => ({ book, policy }))),
+      units,
       // The window as resolved, so that a resume and the tables see the one that ran.
       manifest: { options: { ...options, window }, skipped },
       notes,
@@ -106,17 +134,17 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
       },
     };
   },
-  unitKey: (unit) => `${unit.book.document.id}|${unit.policy.name}`,
+  unitKey: (unit) => `${unit.book.document.id}|${policyKey(unit.policy.name, unit.budget)}`,
   recordKey: pg19RecordKey,
   unitTokens: (unit) => unit.book.tokens.length,
-  unitLabel: (unit) => `${unit.book.document.id} · ${unit.policy.name}`,
+  unitLabel: (unit) => `${unit.book.document.id} · ${unit.policy.name}${unit.budget === undefined ? "" : ` · budget ${unit.budget}`}`,
   unitCapacity: (unit) => createPolicy(unit.policy).capacity,
   savedTables: (folders: readonly RunFolder[]) =>
     pg19Tables(folders.map((folder) => ({ runId: folder.id, records: folder.records<Pg19Record>(pg19RecordKey), skipped: folder.manifest<{ skipped?: string[] }>().skipped }))),
 };
 
 /** One book under one policy; false when interrupted. */
-async function runBook({ book, policy }: Unit, options: Pg19Options, context: UnitContext<Pg19Record>): Promise<boolean> {
+async function runBook({ book, policy, budget }: Unit, options: Pg19Options, context: UnitContext<Pg19Record>): Promise<boolean> {
   const { engine } = context;
   const bins = Math.ceil(book.tokens.length / options.curveBin);
   const curve = { bin: options.curveBin, nll: new Array<number>(bins).fill(0), count: new Array<number>(bins).fill(0) };
@@ -169,7 +197,7 @@ async function runBook({ book, policy }: Unit, options: Pg19Options, context: Un
       bookId: book.document.id,
       title: book.document.title,
       chunking: options.chunking,
-      policy: policyRecord(policy, options.chunking === "stream" ? options.stride : options.ctx, rankedByAttention),
+      policy: { ...policyRecord(policy, options.chunking === "stream" ? options.stride : options.ctx, rankedByAttention), ...(budget === undefined ? {} : { budget }) },
       model: recordedModel(engine),
       tokens: book.tokens.length,
       predicted,

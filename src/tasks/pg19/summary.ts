@@ -1,7 +1,6 @@
-import { POLICY_NAMES } from "../../policies/registry.js";
 import type { PolicyName } from "../../policies/policy.js";
 import type { Cell, Table } from "../../printers/table.js";
-import { describePolicy } from "../../policies/registry.js";
+import { describePolicy, groupByPolicy } from "../../policies/registry.js";
 import type { PolicyRecord } from "../../policies/policy.js";
 
 /** One line of `samples.jsonl`: one book under one policy, with the sums every table and curve is rebuilt from. */
@@ -36,8 +35,15 @@ interface RunRecords {
 const perplexity = (nll: number, count: number): number | null => (count > 0 ? Math.exp(nll / count) : null);
 const round2 = (value: number | null): number | null => (value === null ? null : Math.round(value * 100) / 100);
 
-function byPolicy(records: readonly Pg19Record[]): [PolicyName, Pg19Record[]][] {
-  return POLICY_NAMES.map((name) => [name, records.filter((record) => record.policy.name === name)] as [PolicyName, Pg19Record[]]).filter(([, group]) => group.length > 0);
+/** The records per policy (and per --budget where the run has budgets), named as the tables name them. */
+function byPolicy(records: readonly Pg19Record[]): [string, Pg19Record[]][] {
+  return groupByPolicy(records).map(({ label, records: group }) => [label, group]);
+}
+
+/** A group's cache: the policy as it ran, or for a share budget (a window per book) the budget itself. */
+function describeGroup(record: Pg19Record): string {
+  const budget = record.policy.budget as string | undefined;
+  return budget?.endsWith("%") ? `budget ${budget} of each book incl. ${record.policy.sinks} sinks, stride ${record.policy.stride}` : describePolicy(record.policy);
 }
 
 /** Overall perplexity per policy (exp of total NLL over total scored tokens), and one column per book. */
@@ -52,10 +58,10 @@ export function pg19Tables(runs: readonly RunRecords[]): Table[] {
     tables.push({
       title: `${prefix}PG19 perplexity${chunking === "llama-perplexity" ? " (llama-perplexity chunking)" : ""}`,
       head: ["policy", "cache", "books", "tokens", "perplexity", `vs ${groups[0]?.[0] ?? "first"} (%)`],
-      rows: groups.map(([, group]) => {
+      rows: groups.map(([label, group]) => {
         const ppl = perplexity(sum(group, "nll"), sum(group, "predicted"));
         const relative = ppl !== null && baselinePpl !== null ? round2(100 * (ppl / baselinePpl - 1)) : null;
-        return [group[0]!.policy.name, describePolicy(group[0]!.policy), group.length, sum(group, "predicted"), round2(ppl), relative];
+        return [label, describeGroup(group[0]!), group.length, sum(group, "predicted"), round2(ppl), relative];
       }),
       notes: run.skipped && run.skipped.length > 0 ? [`skipped (shorter than the cache): ${run.skipped.join(", ")}`] : undefined,
       decimals: [undefined, undefined, undefined, undefined, 2, 2],
@@ -69,7 +75,7 @@ export function pg19Tables(runs: readonly RunRecords[]): Table[] {
         rows: books.map((book): Cell[] => {
           const ofBook = run.records.filter((record) => record.bookId === book);
           return [`${book} ${ofBook[0]!.title}`.slice(0, 48), ofBook[0]!.predicted, ...groups.map(([name]) => {
-            const record = ofBook.find((r) => r.policy.name === name);
+            const record = groups.find(([label]) => label === name)![1].find((r) => r.bookId === book);
             return record ? round2(perplexity(record.nll, record.predicted)) : null;
           })];
         }),
