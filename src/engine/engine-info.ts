@@ -20,7 +20,7 @@ export interface HardwareInfo {
   eviction: EvictionPath;
   /** Whether llama.cpp measures attention for the policies that rank tokens by it (the attention-scores extension). */
   attentionScores: boolean;
-  /** Whether it measures them without materializing the attention weights (attention-scores v2; see fusedAttentionScores). */
+  /** Whether it measures them without materializing the attention weights (attention-scores v2 and later; see fusedAttentionScores). */
   attentionScoresFused: boolean;
   /** Whether streams time the phases of llama.cpp's decode (decode-timings extension, asked for). */
   decodeTimings: boolean;

@@ -78,8 +78,8 @@ export function activeExtensions(llama: Llama): string[] {
 }
 
 /**
- * Whether llama.cpp computes the attention scores without materializing the softmax weights: attention-scores v2
- * (its addon has attentionScoresFused) does with flash attention; without it, it reuses the softmax the attention
+ * Whether llama.cpp computes the attention scores without materializing the softmax weights: attention-scores v2 and
+ * later (the addon has attentionScoresFused) do with flash attention; without it, it reuses the softmax the attention
  * materializes anyway. CASCADE_EVAL_ATTN_SCORES_PATH=materialized or =fused forces a path (llama.cpp reads it when
  * the measurement is turned on), to compare the two.
  */
