@@ -2,6 +2,7 @@ import { POLICY_NAMES } from "../../policies/registry.js";
 import type { Table } from "../../printers/table.js";
 import type { StreamOutcome } from "../outcome.js";
 import { describeBudgetedPolicy } from "../../policies/registry.js";
+import { budgetRule } from "../budget.js";
 import type { PolicyRecord } from "../../policies/policy.js";
 import type { RougeScores } from "./rouge.js";
 
@@ -28,7 +29,7 @@ const mean = (values: number[]): number | null => (values.length === 0 ? null : 
 const percent = (value: number | null): number | null => (value === null ? null : Math.round(value * 10000) / 100);
 
 function describeCache(record: BooksumRecord): string {
-  return describeBudgetedPolicy(record.policy, "2^⌊log2(n/2)⌋");
+  return describeBudgetedPolicy(record.policy, budgetRule(record.policy, "2^⌊log2(n/2)⌋", "each book"));
 }
 
 /** Mean ROUGE F-measures (×100) per policy, over the samples each policy finished. */

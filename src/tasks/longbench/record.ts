@@ -7,6 +7,7 @@ import type { Table } from "../../printers/table.js";
 import type { StreamOutcome } from "../outcome.js";
 import { writeFileAtomic } from "../../util/files.js";
 import { describeBudgetedPolicy } from "../../policies/registry.js";
+import { budgetRule } from "../budget.js";
 import type { PolicyRecord } from "../../policies/policy.js";
 import type { LongBenchConfig } from "./config.js";
 import { LENGTH_BUCKETS, scoreDataset, scoreDatasetByLength, type PredictionRecord } from "./score.js";
@@ -129,5 +130,5 @@ export function longBenchETables(runId: string, records: readonly LongBenchRecor
 }
 
 function describeCache(record: LongBenchRecord): string {
-  return describeBudgetedPolicy(record.policy, "min(2^⌊log2(n/4)⌋, max length)");
+  return describeBudgetedPolicy(record.policy, budgetRule(record.policy, "min(2^⌊log2(n/4)⌋, max length)", "each prompt"));
 }
