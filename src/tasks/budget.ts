@@ -10,6 +10,9 @@ import { formatLength, parseLength } from "../util/lengths.js";
 
 export type Budget = { kind: "share"; share: number } | { kind: "tokens"; tokens: number };
 
+/** A budget as records, tables, resume keys and run.json name it (budgetLabel): "25%", "8K", "1000". */
+export type BudgetLabel = string;
+
 /** One budget: a share in (0, 1) (0.25 or 25%) or a length such as 8K or 8192. */
 export function parseBudget(text: string): Budget {
   const trimmed = text.trim();
@@ -70,22 +73,26 @@ export interface BudgetCache {
   budget: string;
   /** The policies that run with it: the bounded ones, and with the first budget also the full cache (it runs once). */
   policies: PolicyName[];
-  /** The window it leaves after the sinks, the same for every policy of the run; where none is left, why. */
+  /** The window it leaves after the sinks, the same for every policy of the run; where a share leaves none, why. */
   window: number | string;
 }
 
 /**
  * The caches of a --budget run for one unit of `unitTokens` tokens, one per budget in the order given: budget −
  * sinks (a share taken of `unitTokens`), rounded down to a multiple of the cascades when a cascade is in the run, so
- * that every policy gets the same cache.
+ * that every policy gets the same cache. A budget in tokens that leaves no window leaves none in any unit: a
+ * UsageError.
  */
 export function budgetCaches(run: BudgetRun, unitTokens: number, sinks: number): BudgetCache[] {
   const multiple = run.policies.some((name) => usesParameter(name, "cascades")) ? run.cascades : 1;
-  return parseBudgets(run.budgets.join(",")).map((budget, nth) => ({
-    budget: budgetLabel(budget),
-    policies: run.policies.filter((name) => nth === 0 || isBounded(name)),
-    window: budgetRoom(budget, unitTokens, sinks, multiple),
-  }));
+  return parseBudgets(run.budgets.join(",")).map((budget, nth) => {
+    const window = budgetRoom(budget, unitTokens, sinks, multiple);
+    return {
+      budget: budgetLabel(budget),
+      policies: run.policies.filter((name) => nth === 0 || isBounded(name)),
+      window: budget.kind === "tokens" ? requireWindow({ window }) : window,
+    };
+  });
 }
 
 /** A cache's window, or a UsageError saying why the budget leaves none (for tasks where that stops the run). */

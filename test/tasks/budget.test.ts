@@ -36,6 +36,7 @@ test("a run's budget caches: one per budget for each unit, the same window for e
   assert.equal(short!.window, "--budget 25% is 50 tokens at 200: no room after 64 sinks for 4 cascades", "a unit the budget leaves no room says why");
   assert.throws(() => requireWindow(short!), /--budget 25% is 50 tokens at 200: no room after 64 sinks for 4 cascades$/);
   assert.equal(requireWindow({ window: 936 }), 936);
+  assert.throws(() => budgetCaches({ ...run, budgets: ["25%", "64"] }, 4000, 64), /--budget 64 is 64 tokens at 4000: no room after 64 sinks for 4 cascades/, "tokens leave no room in any unit");
 });
 
 test("a record's --budget is told apart from the per-sample rules kept in the same field, and names its cache's rule", () => {
