@@ -44,14 +44,14 @@ export function policyValues(flags: Record<string, unknown>): PolicyFlagValues {
  * the budget, a fixed window or --budget (shares of `unit`, or tokens) instead of the rule, and the prefill stride;
  * `rule` says the rule in the help.
  */
-export function budgetedPolicyOptions(command: Command, defaults: { sinks: number; stride: number; cascades: number }, rule: string, policiesHelp: string, unit?: string): Command {
+export function budgetedPolicyOptions(command: Command, defaults: { sinks: number; stride: number; cascades: number }, rule: string, policiesHelp: string, unit: string): Command {
   policyOptions(command, {
     policies: "full,sink-window,cascading",
     policiesHelp,
     values: { sinks: defaults.sinks, cascades: defaults.cascades },
     help: { sinks: "attention sinks (part of the budget)", window: `fixed window after the sinks (default: the paper's budget ${rule} per sample, sinks included)` },
   }).option("--stride <n>", `prefill chunk size (default: min(${defaults.stride}, window/2))`, parseCount("--stride", 1));
-  return unit === undefined ? command : budgetOption(command, unit);
+  return budgetOption(command, unit);
 }
 
 /** The cache settings from the flags `budgetedPolicyOptions` added. */
