@@ -11,7 +11,7 @@ import { readDocuments } from "../../src/datasets/local.js";
 import { rougeScores } from "../../src/tasks/booksum/rouge.js";
 import { heldOutRows } from "../../src/tasks/booksum/split.js";
 import type { BooksumRecord } from "../../src/tasks/booksum/summary.js";
-import { assertSucceeded, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder, type CliResult } from "./helpers.js";
+import { assertRefused, assertResumesCut, assertSucceeded, BAD_BUDGETS, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder, type CliResult } from "./helpers.js";
 import { fixture, needs } from "../fixtures.js";
 
 /** Every test here runs on rows cut from these books. */
@@ -153,26 +153,8 @@ test("--budget runs each bounded policy once per budget (a share of each book's 
   assert.match(result.stdout, /^\| sink-window · budget 384 \| 64 sinks \+ 320 window, stride 160 \| 2 \|/m);
 
   // a sweep cut short: a resume runs only the units whose records are missing, and writes the same summaries
-  const lines = readFileSync(join(folder, "samples.jsonl"), "utf8").trim().split("\n");
-  writeFileSync(join(folder, "samples.jsonl"), lines.slice(0, 2).join("\n") + "\n");
-  const resumed = await cli(["booksum", "--resume", folder, "--results", results, ...QUIET]);
-  assertSucceeded(resumed);
-  assert.match(resumed.stderr, /^resuming: 2 of 6 already done$/m, explain(resumed));
+  await assertResumesCut("booksum", folder, 2, 6);
   assert.deepEqual(recordsOf(folder).map((record) => [keyOf(record), record.summary]), records.map((record) => [keyOf(record), record.summary]));
-  const again = await cli(["booksum", "--resume", folder, "--results", results, ...QUIET]);
-  assertSucceeded(again);
-  assert.match(again.stderr, /^resuming: 6 of 6 already done$/m, explain(again));
 
-  for (const [extra, message] of [
-    [["--budget", "0"], /^cascade-eval: --budget '0' is neither a share of the prompt \(0 < x < 1, e\.g\. 0\.25\) nor a number of tokens \(e\.g\. 8K\)$/],
-    [["--budget", "1.5"], /^cascade-eval: --budget '1\.5' is neither a share of the prompt/],
-    [["--budget", "abc"], /^cascade-eval: --budget 'abc' is neither a share of the prompt/],
-    [["--budget", "0.25", "--window", "512"], /^cascade-eval: --budget and --window both set the cache: give one$/],
-    [["--budget", "64"], /^cascade-eval: --budget 64 is 64 tokens at \d+: no room after 64 sinks$/],
-  ] as const) {
-    const refused = await cli([...args.slice(0, -2), ...extra, "--results", tempFolder(), ...QUIET]);
-    assert.equal(refused.code, 2, explain(refused));
-    assert.match(refused.stderr.trim(), message);
-    assert.equal(refused.stderr.trim().split("\n").length, 1, explain(refused));
-  }
+  await assertRefused(args.slice(0, -2), [...BAD_BUDGETS, [["--budget", "64"], /^cascade-eval: --budget 64 is 64 tokens at \d+: no room after 64 sinks$/]]);
 });

@@ -13,7 +13,7 @@ import { readDocuments } from "../../src/datasets/local.js";
 import { DATASETS } from "../../src/datasets/registry.js";
 import type { LongBenchRecord } from "../../src/tasks/longbench/record.js";
 import { HubServer, resolvePath, sha256 } from "../datasets/hub-server.js";
-import { assertSucceeded, cli, completeLines, explain, onlyRunFolder, QUIET, removeTemporaryFolders, runFolders, startCli, tempFolder, waitForRecords } from "./helpers.js";
+import { assertRefused, assertResumesCut, assertSucceeded, BAD_BUDGETS, cli, completeLines, explain, onlyRunFolder, QUIET, removeTemporaryFolders, runFolders, startCli, tempFolder, waitForRecords } from "./helpers.js";
 import { fixture, needs } from "../fixtures.js";
 
 /** Every test here runs on items of the official multi_news file (or rows made from them). */
@@ -234,26 +234,8 @@ test("--budget runs each bounded policy once per budget (a share of each item's 
   }
 
   // a sweep cut short: a resume runs only the units whose records are missing, and writes the same predictions
-  const lines = readFileSync(join(run, "samples.jsonl"), "utf8").trim().split("\n");
-  writeFileSync(join(run, "samples.jsonl"), lines.slice(0, 4).join("\n") + "\n");
-  const resumed = await cli(["longbench", "--resume", run, "--results", results, ...QUIET]);
-  assertSucceeded(resumed);
-  assert.match(resumed.stderr, /^resuming: 4 of 13 already done$/m, explain(resumed));
+  await assertResumesCut("longbench", run, 4, 13);
   assert.deepEqual(records(run).map((record) => [keyOf(record), record.pred]), saved.map((record) => [keyOf(record), record.pred]));
-  const again = await cli(["longbench", "--resume", run, "--results", results, ...QUIET]);
-  assertSucceeded(again);
-  assert.match(again.stderr, /^resuming: 13 of 13 already done$/m, explain(again));
 
-  for (const [extra, message] of [
-    [["--budget", "0"], /^cascade-eval: --budget '0' is neither a share of the prompt \(0 < x < 1, e\.g\. 0\.25\) nor a number of tokens \(e\.g\. 8K\)$/],
-    [["--budget", "1.5"], /^cascade-eval: --budget '1\.5' is neither a share of the prompt/],
-    [["--budget", "abc"], /^cascade-eval: --budget 'abc' is neither a share of the prompt/],
-    [["--budget", "0.25", "--window", "512"], /^cascade-eval: --budget and --window both set the cache: give one$/],
-    [["--budget", "64"], /^cascade-eval: --budget 64 is 64 tokens at \d+: no room after 64 sinks for 4 cascades$/],
-  ] as const) {
-    const refused = await cli([...args.slice(0, -2), ...extra, "--results", folder, ...QUIET]);
-    assert.equal(refused.code, 2, explain(refused));
-    assert.match(refused.stderr.trim(), message);
-    assert.equal(refused.stderr.trim().split("\n").length, 1, explain(refused));
-  }
+  await assertRefused(args.slice(0, -2), [...BAD_BUDGETS, [["--budget", "64"], /^cascade-eval: --budget 64 is 64 tokens at \d+: no room after 64 sinks for 4 cascades$/]]);
 });
