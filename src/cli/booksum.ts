@@ -15,7 +15,7 @@ export function booksumCommand(): Command {
     .addOption(new Option("--split <which>", `held-out: a seeded ${100 * config.split.heldOutFraction}% of the rows; all: every row`).default("held-out").argParser(parseChoice("--split", ["held-out", "all"] as const)))
     .option("--split-seed <n>", "seed of the held-out split", parseCount("--split-seed", 0), config.split.seed)
     .option("--samples <n>", "only the first N rows of the split", parseCount("--samples", 1));
-  budgetedPolicyOptions(command, config.defaults, "2^floor(log2(n/2))", "run side by side on the same books");
+  budgetedPolicyOptions(command, config.defaults, "2^floor(log2(n/2))", "run side by side on the same books", "each book's prompt");
   return taskCommand(booksumTask, command, (flags): BooksumOptions => ({
     source: flags.data !== undefined ? resolve(String(flags.data)) : "booksum",
     split: flags.split as BooksumOptions["split"],

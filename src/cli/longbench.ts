@@ -27,7 +27,7 @@ export function longbenchCommand(): Command {
     .option("--data <path>", "local data: data.zip, a folder of DATASET.jsonl[.xz|.zst] files, or one such file (default: the hub's THUDM/LongBench, once fetched)")
     .option("--datasets-dir <dir>", "dataset cache (default: $CASCADE_EVAL_DATASETS or datasets/)")
     .option("--samples <n>", "only the first N items of each dataset", parseCount("--samples", 1));
-  budgetedPolicyOptions(command, config.defaults, "min(2^floor(log2(n/4)), max length)", "run side by side on the same prompts")
+  budgetedPolicyOptions(command, config.defaults, "min(2^floor(log2(n/4)), max length)", "run side by side on the same prompts", "each item's prompt")
     .option("--max-length <n>", `prompt budget in tokens, pred.py's max_length (default: the model's context in nominal thousands less ${config.defaults.generationReserve}, e.g. 8192 → 7500)`, parseCount("--max-length", 2))
     .option("--parallel <n>", "items evaluated at once, each in its own context (memory permitting); without --threads the cores are shared out among them", parseCount("--parallel", 1), 1);
   taskCommand(longBenchTask, command, (flags) => longBenchOptions(flags, config));

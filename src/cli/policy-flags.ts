@@ -41,21 +41,32 @@ export function policyValues(flags: Record<string, unknown>): PolicyFlagValues {
 
 /**
  * The policy flags of a task whose bounded policies get a budget rule per sample (booksum, longbench): sinks inside
- * the budget, a fixed window instead of the rule, and the prefill stride; `rule` says the rule in the help.
+ * the budget, a fixed window or --budget (shares of `unit`, or tokens) instead of the rule, and the prefill stride;
+ * `rule` says the rule in the help.
  */
-export function budgetedPolicyOptions(command: Command, defaults: { sinks: number; stride: number; cascades: number }, rule: string, policiesHelp: string): Command {
-  return policyOptions(command, {
+export function budgetedPolicyOptions(command: Command, defaults: { sinks: number; stride: number; cascades: number }, rule: string, policiesHelp: string, unit: string): Command {
+  policyOptions(command, {
     policies: "full,sink-window,cascading",
     policiesHelp,
     values: { sinks: defaults.sinks, cascades: defaults.cascades },
     help: { sinks: "attention sinks (part of the budget)", window: `fixed window after the sinks (default: the paper's budget ${rule} per sample, sinks included)` },
   }).option("--stride <n>", `prefill chunk size (default: min(${defaults.stride}, window/2))`, parseCount("--stride", 1));
+  return budgetOption(command, unit);
 }
 
 /** The cache settings from the flags `budgetedPolicyOptions` added. */
 export function budgetedCacheValues(flags: Record<string, unknown>): BudgetedCacheOptions {
   const policy = policyValues(flags);
-  return { ...policy, policies: policy.policies, sinks: policy.sinks!, window: policy.window, stride: flags.stride as number | undefined, cascades: policy.cascades! };
+  const budgets = budgetValues(flags);
+  return {
+    ...policy,
+    policies: policy.policies,
+    sinks: policy.sinks!,
+    window: policy.window,
+    stride: flags.stride as number | undefined,
+    cascades: policy.cascades!,
+    ...(budgets === undefined ? {} : { budgets }),
+  };
 }
 
 /** --budget: cache budgets instead of --window, for every bounded policy of the run. */

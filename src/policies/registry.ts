@@ -92,10 +92,14 @@ export function describePolicy(record: PolicyRecord): string {
   return policyDefinition(record.name).describe(record);
 }
 
-/** A bounded policy whose budget a per-sample rule chose (`rule`: "2^⌊log2(n/2)⌋"); fixed budgets as describePolicy. */
-export function describeBudgetedPolicy(record: PolicyRecord & { budget: string }, rule: string): string {
+/**
+ * A bounded policy whose window differs per sample, named by the rule that chose it (`rule`: "2^⌊log2(n/2)⌋",
+ * "25% of each book"); without a rule (one window for all: a fixed --window, a --budget in tokens), or for an
+ * unbounded policy, as describePolicy.
+ */
+export function describeBudgetedPolicy(record: PolicyRecord, rule: string | undefined): string {
   const definition = policyDefinition(record.name);
-  if (!definition.bounded || record.budget === "fixed") return definition.describe(record);
+  if (!definition.bounded || rule === undefined) return definition.describe(record);
   return `budget ${rule} incl. ${record.sinks} sinks${definition.describeLayout?.(record) ?? ""}`;
 }
 
@@ -110,9 +114,12 @@ export function policyConfig(name: PolicyName, shape: { sinks: number; window: n
   return config;
 }
 
-/** The record of a policy as it ran: its config, then the prefill stride and whether scores ranked its tokens. */
-export function policyRecord(config: PolicyConfig, stride: number, scores: boolean): PolicyRecord {
-  return { ...config, stride, scores };
+/**
+ * The record of a policy as it ran: its config, then the prefill stride, whether scores ranked its tokens and, where
+ * something chose its cache per run or per sample, that `budget` (a --budget's label, or a task's budget rule).
+ */
+export function policyRecord(config: PolicyConfig, stride: number, scores: boolean, budget?: string): PolicyRecord {
+  return { ...config, stride, scores, ...(budget === undefined ? {} : { budget }) };
 }
 
 function requireInteger(flag: string, value: unknown, minimum: number): void {
@@ -121,15 +128,28 @@ function requireInteger(flag: string, value: unknown, minimum: number): void {
   }
 }
 
+/** How tables and progress lines name a policy that ran under a --budget ("sink-window · budget 25%"), or without one. */
+export function policyLabel(name: PolicyName, budget: string | undefined): string {
+  return budget === undefined ? name : `${name} · budget ${budget}`;
+}
+
+/** How resume keys and file names tell a policy apart: its name, and "@budget" where it ran under a --budget. */
+export function policyKey(name: PolicyName, budget: string | undefined): string {
+  return budget === undefined ? name : `${name}@${budget}`;
+}
+
 /**
  * Records grouped by the policy that made them, as tables list them: registry order, and within a policy its
- * budgets (`policy.budget`, from --budget) in the order they first appear. A group without a budget is named by
- * the policy alone, one with a budget "name · budget 25%".
+ * budgets (`budgetOf`: by default `policy.budget`, from --budget) in the order they first appear. A group without a
+ * budget is named by the policy alone, one with a budget "name · budget 25%".
  */
-export function groupByPolicy<R extends { policy: PolicyConfig }>(records: readonly R[]): { label: string; name: PolicyName; records: R[] }[] {
+export function groupByPolicy<R extends { policy: PolicyConfig }>(
+  records: readonly R[],
+  budgetOf: (policy: R["policy"]) => string | undefined = (policy) => policy.budget as string | undefined,
+): { label: string; key: string; name: PolicyName; budget: string | undefined; records: R[] }[] {
   return POLICY_NAMES.flatMap((name) => {
     const mine = records.filter((record) => record.policy.name === name);
-    const budgets = [...new Set(mine.map((record) => record.policy.budget as string | undefined))];
-    return budgets.map((budget) => ({ name, label: budget === undefined ? name : `${name} · budget ${budget}`, records: mine.filter((record) => record.policy.budget === budget) }));
+    const budgets = [...new Set(mine.map((record) => budgetOf(record.policy)))];
+    return budgets.map((budget) => ({ name, budget, label: policyLabel(name, budget), key: policyKey(name, budget), records: mine.filter((record) => budgetOf(record.policy) === budget) }));
   });
 }

@@ -4,9 +4,14 @@
  * after the sinks, rounded down to a multiple of the cascades so that every policy gets the same cache.
  */
 import { UsageError } from "../errors.js";
+import type { PolicyName } from "../policies/policy.js";
+import { isBounded, usesParameter } from "../policies/registry.js";
 import { formatLength, parseLength } from "../util/lengths.js";
 
 export type Budget = { kind: "share"; share: number } | { kind: "tokens"; tokens: number };
+
+/** A budget as records, tables, resume keys and run.json name it (budgetLabel): "25%", "8K", "1000". */
+export type BudgetLabel = string;
 
 /** One budget: a share in (0, 1) (0.25 or 25%) or a length such as 8K or 8192. */
 export function parseBudget(text: string): Budget {
@@ -39,14 +44,84 @@ export function budgetLabel(budget: Budget): string {
   return budget.kind === "share" ? `${+(100 * budget.share).toFixed(4)}%` : formatLength(budget.tokens);
 }
 
+/** budgetWindow's window, or the reason there is none. */
+function budgetRoom(budget: Budget, promptTokens: number, sinks: number, multiple: number): number | string {
+  const tokens = budget.kind === "share" ? Math.floor(budget.share * promptTokens) : budget.tokens;
+  const window = Math.floor((tokens - sinks) / multiple) * multiple;
+  if (window < 1) return `--budget ${budgetLabel(budget)} is ${tokens} tokens at ${promptTokens}: no room after ${sinks} sinks${multiple > 1 ? ` for ${multiple} cascades` : ""}`;
+  return window;
+}
+
 /**
  * The window after the sinks that a budget leaves for a prompt of `promptTokens`: budget − sinks, rounded down to a
  * multiple of `multiple`; a UsageError when nothing is left.
  */
 export function budgetWindow(budget: Budget, promptTokens: number, sinks: number, multiple: number): number {
-  const tokens = budget.kind === "share" ? Math.floor(budget.share * promptTokens) : budget.tokens;
-  const window = Math.floor((tokens - sinks) / multiple) * multiple;
-  if (window < 1)
-    throw new UsageError(`--budget ${budgetLabel(budget)} is ${tokens} tokens at ${promptTokens}: no room after ${sinks} sinks${multiple > 1 ? ` for ${multiple} cascades` : ""}`);
-  return window;
+  return requireWindow({ window: budgetRoom(budget, promptTokens, sinks, multiple) });
+}
+
+/** What a run's --budget caches are planned from: the budgets as run.json keeps them (labels), its policies and cascades. */
+export interface BudgetRun {
+  budgets: readonly string[];
+  policies: readonly PolicyName[];
+  cascades: number;
+}
+
+/** One --budget of a run, for one unit (a haystack, a book, a prompt). */
+export interface BudgetCache {
+  /** Its label ("25%", "8K"): in the records, the tables and the resume keys. */
+  budget: string;
+  /** The policies that run with it: the bounded ones, and with the first budget also the full cache (it runs once). */
+  policies: PolicyName[];
+  /** The window it leaves after the sinks, the same for every policy of the run; where a share leaves none, why. */
+  window: number | string;
+}
+
+/**
+ * The caches of a --budget run for one unit of `unitTokens` tokens, one per budget in the order given: budget −
+ * sinks (a share taken of `unitTokens`), rounded down to a multiple of the cascades when a cascade is in the run, so
+ * that every policy gets the same cache. A budget in tokens that leaves no window leaves none in any unit: a
+ * UsageError.
+ */
+export function budgetCaches(run: BudgetRun, unitTokens: number, sinks: number): BudgetCache[] {
+  const multiple = run.policies.some((name) => usesParameter(name, "cascades")) ? run.cascades : 1;
+  return parseBudgets(run.budgets.join(",")).map((budget, nth) => {
+    const window = budgetRoom(budget, unitTokens, sinks, multiple);
+    return {
+      budget: budgetLabel(budget),
+      policies: run.policies.filter((name) => nth === 0 || isBounded(name)),
+      window: budget.kind === "tokens" ? requireWindow({ window }) : window,
+    };
+  });
+}
+
+/** A cache's window, or a UsageError saying why the budget leaves none (for tasks where that stops the run). */
+export function requireWindow(cache: Pick<BudgetCache, "window">): number {
+  if (typeof cache.window === "string") throw new UsageError(cache.window);
+  return cache.window;
+}
+
+/**
+ * The --budget a record's policy ran under (its label), or undefined: no --budget, or the budget rule (e.g.
+ * "quarter-pow2", "fixed") that LongBench and BookSum keep in the same field.
+ */
+export function givenBudget(policy: { budget?: unknown }): string | undefined {
+  if (typeof policy.budget !== "string") return undefined;
+  try {
+    parseBudget(policy.budget);
+    return policy.budget;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The rule to describe a bounded cache by (describeBudgetedPolicy): a share --budget as "25% of `unit`", the task's
+ * per-sample `rule` where that chose it, none where the window was one number for every sample (a --budget in
+ * tokens, a fixed --window: budget "fixed").
+ */
+export function budgetRule(policy: { budget?: unknown }, rule: string, unit: string): string | undefined {
+  const given = givenBudget(policy);
+  if (given !== undefined) return given.endsWith("%") ? `${given} of ${unit}` : undefined;
+  return policy.budget === "fixed" ? undefined : rule;
 }

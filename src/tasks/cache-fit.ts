@@ -11,8 +11,10 @@ export interface BudgetedCacheOptions {
   policies: PolicyName[];
   /** Sinks, inside the budget. */
   sinks: number;
-  /** Fixed window after the sinks; unset: the task's budget rule per sample. */
+  /** Fixed window after the sinks; unset: the task's budget rule per sample (or --budget). */
   window?: number;
+  /** --budget as given (labels: shares of each sample's prompt or token counts, sinks included), instead of the rule: one cache per budget. */
+  budgets?: string[];
   /** Prefill chunk; unset: min(the task's default, window/2). */
   stride?: number;
   cascades: number;

@@ -11,7 +11,7 @@ import { readDocuments } from "../../src/datasets/local.js";
 import { rougeScores } from "../../src/tasks/booksum/rouge.js";
 import { heldOutRows } from "../../src/tasks/booksum/split.js";
 import type { BooksumRecord } from "../../src/tasks/booksum/summary.js";
-import { assertSucceeded, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder, type CliResult } from "./helpers.js";
+import { assertRefused, assertResumesCut, assertSucceeded, BAD_BUDGETS, cli, explain, onlyRunFolder, QUIET, removeTemporaryFolders, tempFolder, type CliResult } from "./helpers.js";
 import { fixture, needs } from "../fixtures.js";
 
 /** Every test here runs on rows cut from these books. */
@@ -125,4 +125,36 @@ test("bad booksum inputs are one-line errors with exit code 2", { skip: SKIP }, 
     assert.match(result.stderr, message);
     assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
   }
+});
+
+test("--budget runs each bounded policy once per budget (a share of each book's prompt, or tokens, sinks included), the full cache once; a resume skips the finished units", { skip: SKIP }, async () => {
+  // two books of different lengths, so that a share gives each its own window
+  const data = writeRows("budget.jsonl", [rows[0], { ...rows[1]!, prompt: `${rows[1]!.prompt.slice(0, 1500)}${TRAILER}` }]);
+  const results = tempFolder();
+  const args = ["booksum", "--data", data, "--split", "all", "--policy", "full,sink-window", "--budget", "0.25,384"];
+  const result = await cli([...args, "--results", results, "--format", "markdown", ...QUIET]);
+  assertSucceeded(result);
+  const folder = onlyRunFolder(results);
+  const records = recordsOf(folder);
+  const keyOf = (record: BooksumRecord) => `${record.row} ${record.policy.name}@${String(record.policy.budget)}`;
+  assert.deepEqual(records.map(keyOf), ["1 full@undefined", "1 sink-window@25%", "1 sink-window@384", "2 full@undefined", "2 sink-window@25%", "2 sink-window@384"]);
+  assert.notEqual(records[0]!.promptTokens, records[3]!.promptTokens, "the books differ in length");
+  for (const record of records.filter((each) => each.policy.name !== "full")) {
+    const tokens = record.policy.budget === "25%" ? Math.floor(0.25 * record.promptTokens) : 384;
+    assert.equal(record.policy.sinks + record.policy.window, tokens, keyOf(record));
+    assert.ok(record.evictedTokens > 0 && record.cachedTokens <= tokens + record.policy.stride, keyOf(record));
+  }
+  const options = (JSON.parse(readFileSync(join(folder, "run.json"), "utf8")) as { options: { budgets: string[] } }).options;
+  assert.deepEqual(options.budgets, ["25%", "384"]);
+  const tableRows = result.stdout.split("\n").filter((line) => /^\| (full|sink-window)/.test(line));
+  assert.equal(tableRows.length, 3, "one row per policy and budget");
+  assert.match(result.stdout, /^\| full \| full cache \| 2 \|/m);
+  assert.match(result.stdout, /^\| sink-window · budget 25% \| budget 25% of each book incl\. 64 sinks \| 2 \|/m);
+  assert.match(result.stdout, /^\| sink-window · budget 384 \| 64 sinks \+ 320 window, stride 160 \| 2 \|/m);
+
+  // a sweep cut short: a resume runs only the units whose records are missing, and writes the same summaries
+  await assertResumesCut("booksum", folder, 2, 6);
+  assert.deepEqual(recordsOf(folder).map((record) => [keyOf(record), record.summary]), records.map((record) => [keyOf(record), record.summary]));
+
+  await assertRefused(args.slice(0, -2), [...BAD_BUDGETS, [["--budget", "64"], /^cascade-eval: --budget 64 is 64 tokens at \d+: no room after 64 sinks$/]]);
 });

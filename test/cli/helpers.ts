@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,6 +112,38 @@ export function assertSucceeded(result: CliResult): void {
   assert.equal(result.timedOut, false, `timed out\n${explain(result)}`);
   assert.equal(result.code, 0, explain(result));
 }
+
+/** Each case (the arguments after `args`, and the message) refused with exit 2 and one line on stderr. */
+export async function assertRefused(args: readonly string[], cases: readonly (readonly [readonly string[], RegExp])[]): Promise<void> {
+  for (const [extra, message] of cases) {
+    const refused = await cli([...args, ...extra, "--results", tempFolder(), ...QUIET]);
+    assert.equal(refused.code, 2, explain(refused));
+    assert.match(refused.stderr.trim(), message);
+    assert.equal(refused.stderr.trim().split("\n").length, 1, explain(refused));
+  }
+}
+
+/**
+ * A run cut short after its first `kept` records: `--resume` must run only the missing units (it says so), and a
+ * second resume must find all `total` done.
+ */
+export async function assertResumesCut(command: string, folder: string, kept: number, total: number): Promise<void> {
+  const lines = readFileSync(samplesFile(folder), "utf8").trim().split("\n");
+  writeFileSync(samplesFile(folder), lines.slice(0, kept).join("\n") + "\n");
+  for (const done of [kept, total]) {
+    const resumed = await cli([command, "--resume", folder, ...QUIET]);
+    assertSucceeded(resumed);
+    assert.match(resumed.stderr, new RegExp(`^resuming: ${done} of ${total} already done$`, "m"), explain(resumed));
+  }
+}
+
+/** --budget that is no budget, or given with --window: what a task with --budget refuses, whatever its data. */
+export const BAD_BUDGETS: readonly (readonly [string[], RegExp])[] = [
+  [["--budget", "0"], /^cascade-eval: --budget '0' is neither a share of the prompt \(0 < x < 1, e\.g\. 0\.25\) nor a number of tokens \(e\.g\. 8K\)$/],
+  [["--budget", "1.5"], /^cascade-eval: --budget '1\.5' is neither a share of the prompt/],
+  [["--budget", "abc"], /^cascade-eval: --budget 'abc' is neither a share of the prompt/],
+  [["--budget", "0.25", "--window", "512"], /^cascade-eval: --budget and --window both set the cache: give one$/],
+];
 
 /** Run folders (folders holding run.json) directly under a results folder. */
 export function runFolders(results: string): string[] {

@@ -13,7 +13,7 @@ import { readDocuments } from "../../src/datasets/local.js";
 import { DATASETS } from "../../src/datasets/registry.js";
 import type { LongBenchRecord } from "../../src/tasks/longbench/record.js";
 import { HubServer, resolvePath, sha256 } from "../datasets/hub-server.js";
-import { assertSucceeded, cli, completeLines, explain, onlyRunFolder, QUIET, removeTemporaryFolders, runFolders, startCli, tempFolder, waitForRecords } from "./helpers.js";
+import { assertRefused, assertResumesCut, assertSucceeded, BAD_BUDGETS, cli, completeLines, explain, onlyRunFolder, QUIET, removeTemporaryFolders, runFolders, startCli, tempFolder, waitForRecords } from "./helpers.js";
 import { fixture, needs } from "../fixtures.js";
 
 /** Every test here runs on items of the official multi_news file (or rows made from them). */
@@ -189,4 +189,53 @@ test("bad input: one line naming the problem, exit 2", { skip: SKIP }, async () 
     assert.match(result.stderr, message);
     assert.equal(result.stderr.trim().split("\n").length, 1, explain(result));
   }
+});
+
+test("--budget runs each bounded policy once per budget (a share of each item's prompt, or tokens, sinks included), the full cache once; a resume skips the finished units", { skip: SKIP }, async () => {
+  const folder = tempFolder();
+  // three prompt lengths: a share gives each its own window, and leaves none in the shortest
+  const rows = [3000, 6000, 20].map((chars, index) => ({ ...source[index], context: (source[index]!.context as string).slice(0, chars) }));
+  const data = join(folder, "multi_news.jsonl");
+  writeFileSync(data, rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
+  const results = tempFolder();
+  const args = ["longbench", "--data", data, "--policy", "full,sink-window,cascading", "--budget", "0.25,512"];
+  const result = await cli([...args, "--results", results, "--format", "json", ...QUIET]);
+  assertSucceeded(result);
+  const run = onlyRunFolder(results);
+  const saved = records(run);
+  const keyOf = (record: LongBenchRecord) => `${record.item} ${record.policy.name}@${String(record.policy.budget)}`;
+  const bounded = ["sink-window@25%", "cascading@25%", "sink-window@512", "cascading@512"];
+  assert.deepEqual(saved.map(keyOf), [
+    ...["full@undefined", ...bounded].map((key) => `0 ${key}`),
+    ...["full@undefined", ...bounded].map((key) => `1 ${key}`),
+    ...["full@undefined", "sink-window@512", "cascading@512"].map((key) => `2 ${key}`),
+  ]);
+  const [short] = saved.filter((record) => record.item === 2);
+  assert.ok(Math.floor(0.25 * short!.promptTokens) < 64, `${short!.promptTokens} tokens: 25% leaves no room after the sinks`);
+  assert.notEqual(saved[1]!.promptTokens, saved[6]!.promptTokens, "the items' prompts differ in length");
+  for (const record of saved.filter((each) => each.policy.name !== "full")) {
+    const tokens = record.policy.budget === "25%" ? Math.floor(0.25 * record.promptTokens) : 512;
+    // cascading is in the run: every policy gets budget − sinks rounded down to a multiple of its 4 cascades
+    assert.equal(record.policy.sinks + record.policy.window, 64 + Math.floor((tokens - 64) / 4) * 4, keyOf(record));
+    if (record.promptTokens > tokens) assert.ok(record.evictedTokens > 0 && record.cachedTokens <= tokens + record.policy.stride, keyOf(record));
+  }
+  const options = (JSON.parse(readFileSync(join(run, "run.json"), "utf8")) as { options: { budgets: string[] } }).options;
+  assert.deepEqual(options.budgets, ["25%", "512"]);
+  const [table] = JSON.parse(result.stdout) as { rows: Record<string, unknown>[]; notes: string[] }[];
+  const columns = ["full", "sink-window · budget 25%", "sink-window · budget 512", "cascading · budget 25%", "cascading · budget 512"];
+  assert.deepEqual(Object.keys(table!.rows[0]!), ["dataset", "metric", "items", ...columns], "one column per policy and budget");
+  assert.equal(table!.rows[0]!.items, "3 / 2 / 3 / 2 / 3");
+  assert.ok(table!.notes.includes("sink-window · budget 25%: budget 25% of each prompt incl. 64 sinks"), table!.notes.join("\n"));
+  assert.ok(table!.notes.includes("sink-window · budget 512: 64 sinks + 448 window, stride 224"), table!.notes.join("\n"));
+  assert.ok(table!.notes.some((note) => /^skipped 2: multi_news item 2 \(\d+ tokens\) under sink-window: --budget 25% is \d+ tokens at \d+: no room after 64 sinks for 4 cascades; /.test(note)), table!.notes.join("\n"));
+  for (const [column, key] of columns.map((column) => [column, column.replace(" · budget ", "@")] as const)) {
+    const scores = JSON.parse(readFileSync(join(run, "pred", key, "result.json"), "utf8")) as Record<string, number>;
+    assert.equal(table!.rows[0]![column], scores.multi_news, `${column}: the score of pred/${key}`);
+  }
+
+  // a sweep cut short: a resume runs only the units whose records are missing, and writes the same predictions
+  await assertResumesCut("longbench", run, 4, 13);
+  assert.deepEqual(records(run).map((record) => [keyOf(record), record.pred]), saved.map((record) => [keyOf(record), record.pred]));
+
+  await assertRefused(args.slice(0, -2), [...BAD_BUDGETS, [["--budget", "64"], /^cascade-eval: --budget 64 is 64 tokens at \d+: no room after 64 sinks for 4 cascades$/]]);
 });

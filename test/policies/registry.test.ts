@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { UsageError } from "../../src/errors.js";
 import { CascadingPolicy } from "../../src/policies/cascading.js";
 import { FullPolicy } from "../../src/policies/full.js";
-import { createPolicy, parsePolicyNames } from "../../src/policies/registry.js";
+import { createPolicy, groupByPolicy, parsePolicyNames, policyKey, policyLabel } from "../../src/policies/registry.js";
 import type { PolicyConfig } from "../../src/policies/policy.js";
 import { SinkWindowPolicy } from "../../src/policies/sink-window.js";
 
@@ -80,4 +80,17 @@ test("createPolicy rejects bad flags with one-line messages naming them", () => 
     usageError("--window must be an integer >= 1 (got 0)"),
   );
   assert.doesNotThrow(() => createPolicy({ name: "full", sinks: -1, window: 0, cascades: 0 }));
+});
+
+test("groupByPolicy: registry order, one group per policy and budget, the budget read by `budgetOf` where a task keeps other values there", () => {
+  const record = (name: string, budget?: string) => ({ policy: { name, sinks: 64, window: 960, cascades: 4, ...(budget === undefined ? {} : { budget }) } });
+  const records = [record("sink-window", "25%"), record("full"), record("sink-window", "1K"), record("sink-window", "25%")];
+  assert.deepEqual(
+    groupByPolicy(records).map(({ label, key, budget, records: group }) => [label, key, budget, group.length]),
+    [["full", "full", undefined, 1], ["sink-window · budget 25%", "sink-window@25%", "25%", 2], ["sink-window · budget 1K", "sink-window@1K", "1K", 1]],
+  );
+  const ruled = [record("full", "fixed"), record("sink-window", "fixed")];
+  assert.deepEqual(groupByPolicy(ruled, () => undefined).map((group) => group.label), ["full", "sink-window"]);
+  assert.equal(policyLabel("cascading", undefined), "cascading");
+  assert.equal(policyKey("cascading", "12.5%"), "cascading@12.5%");
 });

@@ -6,9 +6,10 @@ import type { Engine } from "../../engine/engine.js";
 import { framePrompt, tokenizeContinuation, type PromptFrame } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { createPolicy, isBounded, policyConfig, policyRecord } from "../../policies/registry.js";
+import { createPolicy, isBounded, policyConfig, policyKey, policyLabel, policyRecord } from "../../policies/registry.js";
 import type { RunFolder } from "../../results/run-folder.js";
 import { projectPath } from "../../util/paths.js";
+import { budgetCaches, givenBudget } from "../budget.js";
 import { defaultStride, fitBudget, halfPowerOfTwoBudget, type BudgetedCacheOptions } from "../cache-fit.js";
 import { recordedModel, streamOutcome } from "../outcome.js";
 import type { Task, TaskOptions, UnitContext } from "../runner.js";
@@ -38,7 +39,7 @@ export function loadBooksumConfig(): BooksumConfig {
   return JSON.parse(readFileSync(projectPath("tasks", "booksum.json"), "utf8")) as BooksumConfig;
 }
 
-/** What a BookSum run is asked to do (budget 2^⌊log2(n/2)⌋ per book unless a window is fixed); stored in `run.json` so that `--resume` repeats it. */
+/** What a BookSum run is asked to do (budget 2^⌊log2(n/2)⌋ per book unless a window or --budget is fixed); stored in `run.json` so that `--resume` repeats it. */
 export interface BooksumOptions extends BudgetedCacheOptions, TaskOptions {
   /** A local path, or the hub dataset id `booksum`. */
   source: string;
@@ -73,29 +74,45 @@ interface Unit {
   sample: BooksumSample;
   prompt: number[];
   policy: PolicyConfig;
-  budget: BudgetRule;
+  /** What chose the cache (the record's `policy.budget`); none for the full cache of a --budget run. */
+  budget?: BudgetRule;
   stride: number;
   /** The paper's budget when the model's context forced a smaller one. */
   uncappedBudget?: number;
 }
 
+/** A cache a book's bounded policies share: what chose it, the window after the sinks (or why none is left). */
+interface BookCache {
+  budget: BudgetRule;
+  window: number | string;
+  /** The paper's budget when the model's context forced a smaller one. */
+  uncappedBudget?: number;
+  policies: readonly PolicyName[];
+}
+
 /**
- * The cache of one book under one policy. Bounded policies get the paper's budget 2^⌊log2(n/2)⌋ (sinks
- * included), capped so that the cache and one chunk fit the model's trained context, or a fixed --window.
+ * The caches of one book. Bounded policies get the paper's budget 2^⌊log2(n/2)⌋ (sinks included), capped so that
+ * the cache and one chunk fit the model's trained context, or a fixed --window, or one cache per --budget (a share
+ * of this book's prompt, or tokens; the full cache once).
  */
-function planUnit(sample: BooksumSample, prompt: number[], name: PolicyName, options: BooksumOptions, config: BooksumConfig, trained: number): Unit | string {
-  const budget: BudgetRule = options.window === undefined ? "half-pow2" : "fixed";
-  if (!isBounded(name)) return { sample, prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, budget, stride: options.stride ?? config.defaults.stride };
-  let window = options.window;
-  let uncappedBudget: number | undefined;
-  if (window === undefined) {
-    const fitted = fitBudget(halfPowerOfTwoBudget(prompt.length), options.stride ?? config.defaults.stride, trained);
-    uncappedBudget = fitted.uncapped;
-    window = fitted.budget - options.sinks;
-    if (window < options.cascades) return `row ${sample.row} (${prompt.length} tokens: budget ${fitted.budget} leaves no window after ${options.sinks} sinks)`;
-  }
+function bookCaches(prompt: number[], options: BooksumOptions, config: BooksumConfig, trained: number): BookCache[] {
+  if (options.budgets !== undefined) return budgetCaches({ ...options, budgets: options.budgets }, prompt.length, options.sinks);
+  if (options.window !== undefined) return [{ budget: "fixed", window: options.window, policies: options.policies }];
+  const fitted = fitBudget(halfPowerOfTwoBudget(prompt.length), options.stride ?? config.defaults.stride, trained);
+  const window = fitted.budget - options.sinks;
+  const room = window < options.cascades ? `budget ${fitted.budget} leaves no window after ${options.sinks} sinks` : window;
+  return [{ budget: "half-pow2", window: room, policies: options.policies, ...(fitted.uncapped === undefined ? {} : { uncappedBudget: fitted.uncapped }) }];
+}
+
+/** The cache of one book under one policy; why not, where its budget leaves no window. */
+function planUnit(sample: BooksumSample, prompt: number[], name: PolicyName, cache: BookCache, options: BooksumOptions, config: BooksumConfig): Unit | string {
+  // the full cache of a --budget run has no budget (it runs once); under a rule it records the rule
+  if (!isBounded(name))
+    return { sample, prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, ...(givenBudget(cache) === undefined ? { budget: cache.budget } : {}), stride: options.stride ?? config.defaults.stride };
+  const { window, uncappedBudget } = cache;
+  if (typeof window === "string") return `row ${sample.row} (${prompt.length} tokens) under ${name}: ${window}`;
   const stride = defaultStride(window, config.defaults.stride, options.stride);
-  return { sample, prompt, policy: policyConfig(name, { sinks: options.sinks, window, cascades: options.cascades }, options), budget, stride, uncappedBudget };
+  return { sample, prompt, policy: policyConfig(name, { sinks: options.sinks, window, cascades: options.cascades }, options), budget: cache.budget, stride, uncappedBudget };
 }
 
 interface Prepared {
@@ -103,7 +120,9 @@ interface Prepared {
   samples: BooksumSample[];
 }
 
-const booksumRecordKey = (record: BooksumRecord) => `${record.row}|${record.policy.name}`;
+/** One book under one policy (and --budget: a budget rule is not part of the key). */
+const booksumKey = (row: number, policy: { name: PolicyName; budget?: unknown }) => `${row}|${policyKey(policy.name, givenBudget(policy))}`;
+const booksumRecordKey = (record: BooksumRecord) => booksumKey(record.row, record.policy);
 
 export const booksumTask: Task<BooksumOptions, Prepared, Unit, BooksumRecord> = {
   name: "booksum",
@@ -121,11 +140,12 @@ export const booksumTask: Task<BooksumOptions, Prepared, Unit, BooksumRecord> = 
     const skipped: string[] = [];
     for (const sample of samples) {
       const prompt = promptTokens(engine, frame, sample.book);
-      for (const name of options.policies) {
-        const unit = planUnit(sample, prompt, name, options, config, engine.modelInfo.trainContextSize);
-        if (typeof unit === "string") skipped.push(unit);
-        else units.push(unit);
-      }
+      for (const cache of bookCaches(prompt, options, config, engine.modelInfo.trainContextSize))
+        for (const name of cache.policies) {
+          const unit = planUnit(sample, prompt, name, cache, options, config);
+          if (typeof unit === "string") skipped.push(unit);
+          else units.push(unit);
+        }
     }
     const notes: string[] = [];
     for (const unit of units) notes.push(...engine.validate({ policy: createPolicy(unit.policy), stride: unit.stride, totalTokens: unit.prompt.length + config.maxNewTokens }));
@@ -145,10 +165,10 @@ export const booksumTask: Task<BooksumOptions, Prepared, Unit, BooksumRecord> = 
       runUnit: (unit, context) => runUnit(unit, config, context),
     };
   },
-  unitKey: (unit) => `${unit.sample.row}|${unit.policy.name}`,
+  unitKey: (unit) => booksumKey(unit.sample.row, { name: unit.policy.name, budget: unit.budget }),
   recordKey: booksumRecordKey,
   unitTokens: (unit) => unit.prompt.length,
-  unitLabel: (unit) => `row ${unit.sample.row} · ${unit.policy.name}`,
+  unitLabel: (unit) => `row ${unit.sample.row} · ${policyLabel(unit.policy.name, givenBudget(unit))}`,
   savedTables: (folders: readonly RunFolder[]) => folders.flatMap((folder) => booksumTables(folder.id, folder.records<BooksumRecord>(booksumRecordKey))),
 };
 
@@ -172,7 +192,7 @@ async function runUnit(unit: Unit, config: BooksumConfig, context: UnitContext<B
         task: "booksum",
         runId: context.runId,
         row: unit.sample.row,
-        policy: { ...policyRecord(unit.policy, unit.stride, stream.rankedByAttention), budget: unit.budget },
+        policy: policyRecord(unit.policy, unit.stride, stream.rankedByAttention, unit.budget),
         model: recordedModel(engine),
         promptTokens: unit.prompt.length,
         generatedTokens: generated.length,

@@ -1,12 +1,15 @@
-import { POLICY_NAMES } from "../../policies/registry.js";
 import type { Table } from "../../printers/table.js";
 import type { StreamOutcome } from "../outcome.js";
-import { describeBudgetedPolicy } from "../../policies/registry.js";
+import { describeBudgetedPolicy, groupByPolicy } from "../../policies/registry.js";
+import { budgetRule, givenBudget, type BudgetLabel } from "../budget.js";
 import type { PolicyRecord } from "../../policies/policy.js";
 import type { RougeScores } from "./rouge.js";
 
-/** How the cache size of a bounded policy was chosen: the paper's rule per sample, or a fixed --window. */
-export type BudgetRule = "half-pow2" | "fixed";
+/**
+ * How the cache size of a bounded policy was chosen: the paper's rule per sample, a fixed --window, or a --budget
+ * (its label; the full cache of a --budget run has no budget).
+ */
+export type BudgetRule = "half-pow2" | "fixed" | BudgetLabel;
 
 /** One line of `samples.jsonl`: one book under one policy, with the texts its scores are recomputed from. */
 export interface BooksumRecord extends StreamOutcome {
@@ -14,7 +17,7 @@ export interface BooksumRecord extends StreamOutcome {
   runId: string;
   /** Row of the source file (1-based), which also identifies the sample in the held-out split. */
   row: number;
-  policy: PolicyRecord & { budget: BudgetRule };
+  policy: PolicyRecord & { budget?: BudgetRule };
   model: { source: string; path: string; sha256: string; name: string };
   promptTokens: number;
   /** Tokens generated before the stop (≤ maxNewTokens) and the first `scoredTokens` of them as text. */
@@ -28,16 +31,14 @@ const mean = (values: number[]): number | null => (values.length === 0 ? null : 
 const percent = (value: number | null): number | null => (value === null ? null : Math.round(value * 10000) / 100);
 
 function describeCache(record: BooksumRecord): string {
-  return describeBudgetedPolicy(record.policy, "2^⌊log2(n/2)⌋");
+  return describeBudgetedPolicy(record.policy, budgetRule(record.policy, "2^⌊log2(n/2)⌋", "each book"));
 }
 
-/** Mean ROUGE F-measures (×100) per policy, over the samples each policy finished. */
+/** Mean ROUGE F-measures (×100) per policy (and --budget), over the samples each finished. */
 export function booksumTables(runId: string, records: readonly BooksumRecord[], notes?: string[]): Table[] {
-  const rows = POLICY_NAMES.flatMap((name) => {
-    const group = records.filter((record) => record.policy.name === name);
-    if (group.length === 0) return [];
+  const rows = groupByPolicy(records, givenBudget).map(({ label, records: group }) => {
     const f = (key: keyof RougeScores) => percent(mean(group.map((record) => record.rouge[key].fmeasure)));
-    return [[name, describeCache(group[0]!), group.length, Math.round(mean(group.map((r) => r.promptTokens))!), f("rouge1"), f("rouge2"), f("rougeL")]];
+    return [label, describeCache(group[0]!), group.length, Math.round(mean(group.map((r) => r.promptTokens))!), f("rouge1"), f("rouge2"), f("rougeL")];
   });
   return [{ title: `BookSum ROUGE (F1 ×100, rouge_score with stemming) — run ${runId}`, head: ["policy", "cache", "books", "mean tokens", "ROUGE-1", "ROUGE-2", "ROUGE-L"], rows, notes, decimals: [undefined, undefined, undefined, undefined, 2, 2, 2] }];
 }

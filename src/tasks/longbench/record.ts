@@ -1,18 +1,20 @@
 /** LongBench run records, the tables rebuilt from them, and the official-format prediction files. */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { POLICY_NAMES } from "../../policies/registry.js";
-import type { PolicyName } from "../../policies/policy.js";
 import type { Table } from "../../printers/table.js";
 import type { StreamOutcome } from "../outcome.js";
 import { writeFileAtomic } from "../../util/files.js";
-import { describeBudgetedPolicy } from "../../policies/registry.js";
+import { describeBudgetedPolicy, groupByPolicy } from "../../policies/registry.js";
+import { budgetRule, givenBudget, type BudgetLabel } from "../budget.js";
 import type { PolicyRecord } from "../../policies/policy.js";
 import type { LongBenchConfig } from "./config.js";
 import { LENGTH_BUCKETS, scoreDataset, scoreDatasetByLength, type PredictionRecord } from "./score.js";
 
-/** How the cache size of a bounded policy was chosen: the paper's rule per prompt, or a fixed --window. */
-export type LongBenchBudget = "quarter-pow2" | "fixed";
+/**
+ * How the cache size of a bounded policy was chosen: the paper's rule per prompt, a fixed --window, or a --budget
+ * (its label; the full cache of a --budget run has no budget).
+ */
+export type LongBenchBudget = "quarter-pow2" | "fixed" | BudgetLabel;
 
 /** One line of `samples.jsonl`: one item of one dataset under one policy. */
 export interface LongBenchRecord extends StreamOutcome {
@@ -22,7 +24,7 @@ export interface LongBenchRecord extends StreamOutcome {
   /** 0-based line of the dataset file: prediction files keep this order. */
   item: number;
   id: string;
-  policy: PolicyRecord & { budget: LongBenchBudget };
+  policy: PolicyRecord & { budget?: LongBenchBudget };
   model: { source: string; path: string; sha256: string; name: string };
   /** Prompt tokens evaluated (after truncation, with the chat template) and before truncation when it applied. */
   promptTokens: number;
@@ -37,27 +39,29 @@ export interface LongBenchRecord extends StreamOutcome {
   score: number;
 }
 
-/** Records of one policy and dataset in file order, as official prediction records. */
-function predictions(records: readonly LongBenchRecord[], policy: PolicyName, dataset: string): PredictionRecord[] {
-  return records
-    .filter((record) => record.policy.name === policy && record.dataset === dataset)
+/** Records of one policy (one group) and dataset in file order, as official prediction records. */
+function predictions(group: readonly LongBenchRecord[], dataset: string): PredictionRecord[] {
+  return group
+    .filter((record) => record.dataset === dataset)
     .sort((a, b) => a.item - b.item)
     .map(({ pred, answers, all_classes, length }) => ({ pred, answers, all_classes, length }));
 }
 
-const policiesOf = (records: readonly LongBenchRecord[]) => POLICY_NAMES.filter((name) => records.some((record) => record.policy.name === name));
+/** The records per policy and --budget (not per budget rule), in the tables' order. */
+const policiesOf = (records: readonly LongBenchRecord[]) => groupByPolicy(records, givenBudget);
 
 /**
- * `pred/POLICY/DATASET.jsonl` (pred_e for LongBench-E) for every policy and dataset with records, each line
- * `{"pred", "answers", "all_classes", "length"}` as pred.py writes it; returns the folders written.
+ * `pred/POLICY/DATASET.jsonl` (pred_e for LongBench-E; `POLICY@BUDGET` under a --budget) for every policy and
+ * dataset with records, each line `{"pred", "answers", "all_classes", "length"}` as pred.py writes it; returns the
+ * folders written.
  */
 export function writePredictionFiles(runPath: string, records: readonly LongBenchRecord[], datasets: readonly string[], byLength: boolean): string[] {
   const folders: string[] = [];
   for (const policy of policiesOf(records)) {
-    const folder = join(runPath, byLength ? "pred_e" : "pred", policy);
+    const folder = join(runPath, byLength ? "pred_e" : "pred", policy.key);
     mkdirSync(folder, { recursive: true });
     for (const dataset of datasets) {
-      const lines = predictions(records, policy, dataset);
+      const lines = predictions(policy.records, dataset);
       if (lines.length > 0) writeFileAtomic(join(folder, `${dataset}.jsonl`), lines.map((line) => `${JSON.stringify(line)}\n`).join(""));
     }
     folders.push(folder);
@@ -77,7 +81,7 @@ export function longBenchTables(runId: string, records: readonly LongBenchRecord
   const scores = new Map<string, (number | null)[]>();
   const rows = run.map((dataset) => {
     const settings = config.datasets[dataset]!;
-    const perPolicy = policies.map((policy) => predictions(records, policy, dataset));
+    const perPolicy = policies.map((policy) => predictions(policy.records, dataset));
     const row = perPolicy.map((lines) => (lines.length === 0 ? null : scoreDataset(dataset, lines, settings)));
     scores.set(dataset, row);
     // Policies may differ in items (a prompt too short for a bounded budget is skipped): then each count is shown.
@@ -100,11 +104,11 @@ export function longBenchTables(runId: string, records: readonly LongBenchRecord
     ...categories.flatMap((category) => average(`avg ${category}`, Object.keys(config.datasets).filter((dataset) => config.datasets[dataset]!.category === category))),
     ...average("avg paper's six", config.paperDatasets),
   ];
-  const layouts = policies.map((policy) => `${policy}: ${describeCache(records.find((record) => record.policy.name === policy)!)}`);
+  const layouts = policies.map((policy) => `${policy.label}: ${describeCache(policy.records[0]!)}`);
   return [
     {
       title: `LongBench scores (official metrics, ×100) — run ${runId}`,
-      head: ["dataset", "metric", "items", ...policies],
+      head: ["dataset", "metric", "items", ...policies.map((policy) => policy.label)],
       rows: [...rows, ...averages],
       notes: [...layouts, ...notes],
       decimals: [undefined, undefined, 0, ...policies.map(() => 2)],
@@ -115,19 +119,19 @@ export function longBenchTables(runId: string, records: readonly LongBenchRecord
 /** LongBench-E: one table per policy, scores per length bucket as eval.py --e computes them. */
 export function longBenchETables(runId: string, records: readonly LongBenchRecord[], datasets: readonly string[], config: LongBenchConfig, notes: string[] = []): Table[] {
   return policiesOf(records).map((policy) => ({
-    title: `LongBench-E scores by length, ${policy} — run ${runId}`,
+    title: `LongBench-E scores by length, ${policy.label} — run ${runId}`,
     head: ["dataset", "metric", "items", ...LENGTH_BUCKETS],
     rows: datasets.flatMap((dataset) => {
-      const lines = predictions(records, policy, dataset);
+      const lines = predictions(policy.records, dataset);
       if (lines.length === 0) return [];
       const buckets = scoreDatasetByLength(dataset, lines, config.datasets[dataset]!);
       return [[dataset, config.datasets[dataset]!.metric, lines.length, ...LENGTH_BUCKETS.map((bucket) => (Number.isNaN(buckets[bucket]) ? null : buckets[bucket]))]];
     }),
-    notes: [`${policy}: ${describeCache(records.find((record) => record.policy.name === policy)!)}`, ...notes],
+    notes: [`${policy.label}: ${describeCache(policy.records[0]!)}`, ...notes],
     decimals: [undefined, undefined, 0, 2, 2, 2],
   }));
 }
 
 function describeCache(record: LongBenchRecord): string {
-  return describeBudgetedPolicy(record.policy, "min(2^⌊log2(n/4)⌋, max length)");
+  return describeBudgetedPolicy(record.policy, budgetRule(record.policy, "min(2^⌊log2(n/4)⌋, max length)", "each prompt"));
 }

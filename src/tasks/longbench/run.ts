@@ -9,8 +9,9 @@ import { threadsPerContext } from "../../engine/llama.js";
 import { chatTurnTokens } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { createPolicy, isBounded, policyConfig, policyRecord, usesParameter } from "../../policies/registry.js";
+import { createPolicy, isBounded, policyConfig, policyKey, policyLabel, policyRecord, usesParameter } from "../../policies/registry.js";
 import type { RunFolder } from "../../results/run-folder.js";
+import { budgetCaches, givenBudget } from "../budget.js";
 import { defaultStride, quarterPowerOfTwoBudget, type BudgetedCacheOptions } from "../cache-fit.js";
 import { recordedModel, streamOutcome } from "../outcome.js";
 import type { Task, TaskOptions, UnitContext } from "../runner.js";
@@ -20,7 +21,7 @@ import { fillTemplate, truncateMiddle } from "./prompt.js";
 import { longBenchETables, longBenchTables, writePredictionFiles, type LongBenchBudget, type LongBenchRecord } from "./record.js";
 import { itemScores, writeResultJson } from "./score.js";
 
-/** What a LongBench run is asked to do (budget min(2^⌊log2(n/4)⌋, max length) per prompt unless a window is fixed); stored in `run.json` so that `--resume` repeats it. */
+/** What a LongBench run is asked to do (budget min(2^⌊log2(n/4)⌋, max length) per prompt unless a window or --budget is fixed); stored in `run.json` so that `--resume` repeats it. */
 export interface LongBenchOptions extends BudgetedCacheOptions, TaskOptions {
   /** The hub dataset id `longbench`, or a local data.zip, folder of DATASET.jsonl files, or one file. */
   source: string;
@@ -46,9 +47,14 @@ interface Prompt {
 interface Unit {
   prompt: Prompt;
   policy: PolicyConfig;
-  budget: LongBenchBudget;
+  /** What chose the cache (the record's `policy.budget`); none for the full cache of a --budget run. */
+  budget?: LongBenchBudget;
   stride: number;
 }
+
+/** One item under one policy (and --budget: a budget rule is not part of the key). */
+const recordKey = ({ dataset, item, policy }: { dataset: string; item: number; policy: { name: PolicyName; budget?: unknown } }) =>
+  `${dataset}|${item}|${policyKey(policy.name, givenBudget(policy))}`;
 
 /** The items of each dataset, in the official order. */
 type Prepared = Map<string, LongBenchItem[]>;
@@ -79,8 +85,7 @@ export const longBenchTask: Task<LongBenchOptions, Prepared, Unit, LongBenchReco
     const units: Unit[] = [];
     const skipped: string[] = [];
     for (const prompt of prompts)
-      for (const name of options.policies) {
-        const unit = planUnit(prompt, name, options, config, maxLength);
+      for (const unit of promptUnits(prompt, options, config, maxLength)) {
         if (typeof unit === "string") skipped.push(unit);
         else units.push(unit);
       }
@@ -108,23 +113,21 @@ export const longBenchTask: Task<LongBenchOptions, Prepared, Unit, LongBenchReco
       finish: (folder, records) => {
         const predictionFolders = writePredictionFiles(folder.path, records, options.datasets, options.e);
         for (const predictions of predictionFolders) writeResultJson(predictions, options.e);
-        return { files: predictionFolders.length > 0 ? `predictions and result.json in ${join(options.e ? "pred_e" : "pred", "POLICY")}/` : undefined };
+        return { files: predictionFolders.length > 0 ? `predictions and result.json in ${join(options.e ? "pred_e" : "pred", options.budgets === undefined ? "POLICY" : "POLICY[@BUDGET]")}/` : undefined };
       },
     };
   },
-  unitKey: (unit) => recordKey(unit.prompt.dataset, unit.prompt.item.index, unit.policy.name),
-  recordKey: (record) => recordKey(record.dataset, record.item, record.policy.name),
+  unitKey: (unit) => recordKey({ dataset: unit.prompt.dataset, item: unit.prompt.item.index, policy: { name: unit.policy.name, budget: unit.budget } }),
+  recordKey,
   unitTokens: (unit) => unit.prompt.tokens.length,
-  unitLabel: (unit) => `${unit.prompt.dataset} #${unit.prompt.item.index} · ${unit.policy.name}`,
+  unitLabel: (unit) => `${unit.prompt.dataset} #${unit.prompt.item.index} · ${policyLabel(unit.policy.name, givenBudget(unit))}`,
   savedTables: (folders: readonly RunFolder[]) =>
     folders.flatMap((folder) => {
       const { options, maxLength } = folder.manifest<{ options: LongBenchOptions; maxLength: number }>();
       const tables = options.e ? longBenchETables : longBenchTables;
-      return tables(folder.id, folder.records<LongBenchRecord>((record) => recordKey(record.dataset, record.item, record.policy.name)), options.datasets, loadLongBenchConfig(), [`max length ${maxLength} tokens`]);
+      return tables(folder.id, folder.records<LongBenchRecord>(recordKey), options.datasets, loadLongBenchConfig(), [`max length ${maxLength} tokens`]);
     }),
 };
-
-const recordKey = (dataset: string, item: number, policy: string) => `${dataset}|${item}|${policy}`;
 
 /**
  * pred.py's prompt: the template filled; when its tokens (BOS included, as the tokenizer counts them) exceed
@@ -144,15 +147,29 @@ export function buildPrompt(engine: Engine, dataset: Pick<DatasetConfig, "prompt
   return { tokens, truncatedFrom, format: chat?.format ?? "plain" };
 }
 
-/** The cache of one prompt under one policy: the paper's budget (sinks included) or a fixed --window. */
-function planUnit(prompt: Prompt, name: PolicyName, options: LongBenchOptions, config: LongBenchConfig, maxLength: number): Unit | string {
-  const budget: LongBenchBudget = options.window === undefined ? "quarter-pow2" : "fixed";
-  if (!isBounded(name)) return { prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, budget, stride: options.stride ?? config.defaults.stride };
+/**
+ * The caches of one prompt: each policy under the paper's budget (sinks included) or a fixed --window, or each
+ * bounded policy under each --budget (a share of this prompt, or tokens) and the full cache once; a string (why)
+ * for a cache that leaves no window: that unit is skipped.
+ */
+function promptUnits(prompt: Prompt, options: LongBenchOptions, config: LongBenchConfig, maxLength: number): (Unit | string)[] {
+  if (options.budgets === undefined) {
+    const budget: LongBenchBudget = options.window === undefined ? "quarter-pow2" : "fixed";
+    const window = options.window ?? quarterPowerOfTwoBudget(prompt.tokens.length, maxLength) - options.sinks;
+    return options.policies.map((name) => planUnit(prompt, name, budget, window, options, config));
+  }
+  return budgetCaches({ ...options, budgets: options.budgets }, prompt.tokens.length, options.sinks).flatMap((cache) =>
+    cache.policies.map((name) => (isBounded(name) ? planUnit(prompt, name, cache.budget, cache.window, options, config) : planUnit(prompt, name, undefined, 0, options, config))),
+  );
+}
+
+/** The cache of one prompt under one policy, with the window its budget leaves (or why it leaves none). */
+function planUnit(prompt: Prompt, name: PolicyName, budget: LongBenchBudget | undefined, size: number | string, options: LongBenchOptions, config: LongBenchConfig): Unit | string {
+  if (!isBounded(name)) return { prompt, policy: { name, sinks: 0, window: 0, cascades: 1 }, ...(budget === undefined ? {} : { budget }), stride: options.stride ?? config.defaults.stride };
   const cascades = usesParameter(name, "cascades") ? options.cascades : 1;
-  let window = options.window ?? quarterPowerOfTwoBudget(prompt.tokens.length, maxLength) - options.sinks;
-  window -= window % cascades;
+  const window = typeof size === "string" ? 0 : size - (size % cascades);
   if (window < cascades)
-    return `${prompt.dataset} item ${prompt.item.index} (${prompt.tokens.length} tokens) under ${name}: no window left after ${options.sinks} sinks`;
+    return `${prompt.dataset} item ${prompt.item.index} (${prompt.tokens.length} tokens) under ${name}: ${typeof size === "string" ? size : `no window left after ${options.sinks} sinks`}`;
   return { prompt, policy: policyConfig(name, { sinks: options.sinks, window, cascades }, options), budget, stride: defaultStride(window, config.defaults.stride, options.stride) };
 }
 
@@ -180,7 +197,7 @@ async function runUnit(unit: Unit, dataset: DatasetConfig, context: UnitContext<
         dataset: prompt.dataset,
         item: prompt.item.index,
         id: prompt.item.id,
-        policy: { ...policyRecord(unit.policy, unit.stride, stream.rankedByAttention), budget: unit.budget },
+        policy: policyRecord(unit.policy, unit.stride, stream.rankedByAttention, unit.budget),
         model: recordedModel(engine),
         promptTokens: prompt.tokens.length,
         truncatedFrom: prompt.truncatedFrom,

@@ -4,8 +4,8 @@ import { threadsPerContext } from "../../engine/llama.js";
 import { framePrompt, tokenizeContinuation } from "../../engine/prompt.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { createPolicy, isBounded, policyConfig, policyRecord, usesParameter } from "../../policies/registry.js";
-import { budgetLabel, budgetWindow, parseBudgets } from "../budget.js";
+import { createPolicy, isBounded, policyConfig, policyKey, policyLabel, policyRecord } from "../../policies/registry.js";
+import { budgetCaches, requireWindow } from "../budget.js";
 import type { RunFolder } from "../../results/run-folder.js";
 import { defaultStride, fitWindow, passkeyWindow } from "../cache-fit.js";
 import { recordedHardware, recordedModel } from "../outcome.js";
@@ -49,8 +49,6 @@ interface Unit {
 }
 
 const sampleId = (unit: Unit) => `${unit.length}-${unit.depthBin}-${unit.index}`;
-/** A policy as resume keys and tables tell it apart: its name, and its budget where the run has several. */
-const policyKey = (name: string, budget: string | undefined) => (budget === undefined ? name : `${name}@${budget}`);
 
 /**
  * The cache shape for one haystack length. Defaults follow the paper's passkey setting (64 sinks, a 32,768-token
@@ -73,19 +71,17 @@ export function cacheShape(length: number, options: PasskeyOptions, config: Pass
  */
 export function planUnits(options: PasskeyOptions, config: PasskeyConfig, trainedContext = Infinity): Unit[] {
   const shapes = (length: number) => {
-    if (options.budgets === undefined) return [{ ...cacheShape(length, options, config, trainedContext), budget: undefined }];
+    if (options.budgets === undefined) return [{ ...cacheShape(length, options, config, trainedContext), budget: undefined, names: options.policies }];
     const sinks = options.sinks ?? config.defaults.sinks;
-    // every policy of the run gets the same cache: a window the cascades divide
-    const multiple = options.policies.some((name) => usesParameter(name, "cascades")) ? options.cascades : 1;
-    return parseBudgets(options.budgets.join(",")).map((budget) => {
-      const window = budgetWindow(budget, length, sinks, multiple);
-      return { sinks, window, stride: defaultStride(window, config.defaults.stride, options.stride), budget: budgetLabel(budget) };
+    // the full cache has no budget: it runs with the first one only, once per sample
+    return budgetCaches({ ...options, budgets: options.budgets }, length, sinks).map((cache) => {
+      const window = requireWindow(cache);
+      return { sinks, window, stride: defaultStride(window, config.defaults.stride, options.stride), budget: cache.budget, names: cache.policies };
     });
   };
   const cellsByLength = options.lengths.map((length) =>
-    // the full cache has no budget: it runs with the first one only, once per sample
-    shapes(length).map(({ sinks, window, stride, budget }, nth) => {
-      const policies = options.policies.filter((name) => nth === 0 || isBounded(name)).map((name) => {
+    shapes(length).map(({ sinks, window, stride, budget, names }) => {
+      const policies = names.map((name) => {
         const policy = policyConfig(name, { sinks, window, cascades: options.cascades }, options);
         const capacity = createPolicy(policy).capacity;
         if (Number.isFinite(capacity) && length <= capacity)
@@ -168,7 +164,7 @@ export const passkeyTask: Task<PasskeyOptions, PasskeyConfig, Unit, PasskeyRecor
   unitKey: (unit) => unitKey(sampleId(unit), policyKey(unit.policy.name, unit.budget)),
   recordKey,
   unitTokens: (unit) => unit.length,
-  unitLabel: (unit) => `${formatLength(unit.length)} · depth ≤${unit.depthBin} · key ${unit.index + 1}/${unit.keys} · ${unit.policy.name}${unit.budget === undefined ? "" : ` · budget ${unit.budget}`}`,
+  unitLabel: (unit) => `${formatLength(unit.length)} · depth ≤${unit.depthBin} · key ${unit.index + 1}/${unit.keys} · ${policyLabel(unit.policy.name, unit.budget)}`,
   progressName: "records (keys × policies)",
   unitCapacity: (unit) => createPolicy(unit.policy).capacity,
   savedTables: (folders: readonly RunFolder[]) => passkeyTables(folders.map((folder) => ({ runId: folder.id, records: folder.records<PasskeyRecord>(recordKey) }))),
@@ -197,7 +193,7 @@ async function runUnit(unit: Unit, sample: PasskeySample, options: PasskeyOption
         index: unit.index,
         seed: options.seed,
         filler: options.filler,
-        policy: { ...policyRecord(unit.policy, unit.stride, stream.rankedByAttention), ...(unit.budget === undefined ? {} : { budget: unit.budget }) },
+        policy: policyRecord(unit.policy, unit.stride, stream.rankedByAttention, unit.budget),
         model: recordedModel(engine),
         promptTokens: sample.tokens.length,
         keyPosition: sample.keyPosition,

@@ -3,9 +3,9 @@ import { readSource } from "../../datasets/hub.js";
 import type { DocumentRecord } from "../../datasets/local.js";
 import { UsageError } from "../../errors.js";
 import type { PolicyConfig, PolicyName } from "../../policies/policy.js";
-import { createPolicy, isBounded, policyConfig, policyRecord, usesParameter } from "../../policies/registry.js";
+import { createPolicy, isBounded, policyConfig, policyKey, policyLabel, policyRecord } from "../../policies/registry.js";
 import type { RunFolder } from "../../results/run-folder.js";
-import { budgetLabel, budgetWindow, parseBudgets } from "../budget.js";
+import { budgetCaches, requireWindow } from "../budget.js";
 import { fitWindow } from "../cache-fit.js";
 import { recordedHardware, recordedModel } from "../outcome.js";
 import type { Task, TaskOptions, UnitContext } from "../runner.js";
@@ -47,27 +47,22 @@ interface Unit {
   budget?: string;
 }
 
-const policyKey = (name: string, budget: unknown) => (budget === undefined ? name : `${name}@${String(budget)}`);
-
 /** The window the run uses: as asked, else the paper's, halved until sinks + window + stride fits the model. */
 export function resolveWindow(options: Pg19Options, trainedContext: number): number {
   return options.window ?? fitWindow(PAPER_WINDOW, options.sinks, () => options.stride, trainedContext).window;
 }
 
-const pg19RecordKey = (record: Pg19Record) => `${record.bookId}|${policyKey(record.policy.name, record.policy.budget)}`;
+const pg19RecordKey = (record: Pg19Record) => `${record.bookId}|${policyKey(record.policy.name, record.policy.budget as string | undefined)}`;
 
 /** Per book, the policies with their caches: one shape for the run, or one per --budget (the full cache once). */
 function bookPolicies(options: Pg19Options, window: number, bookTokens: number): { policy: PolicyConfig; budget?: string }[] {
   const shape = (size: number) => ({ sinks: options.sinks, window: size, cascades: options.cascades });
   if (options.budgets === undefined) return options.policies.map((name) => ({ policy: policyConfig(name, shape(window), options) }));
-  const multiple = options.policies.some((name) => usesParameter(name, "cascades")) ? options.cascades : 1;
-  return parseBudgets(options.budgets.join(",")).flatMap((budget, nth) =>
-    options.policies
-      .filter((name) => nth === 0 || isBounded(name))
-      .map((name) => {
-        if (!isBounded(name)) return { policy: policyConfig(name, shape(window), options) };
-        return { policy: policyConfig(name, shape(budgetWindow(budget, bookTokens, options.sinks, multiple)), options), budget: budgetLabel(budget) };
-      }),
+  return budgetCaches({ ...options, budgets: options.budgets }, bookTokens, options.sinks).flatMap((cache) =>
+    cache.policies.map((name) => {
+      if (!isBounded(name)) return { policy: policyConfig(name, shape(window), options) };
+      return { policy: policyConfig(name, shape(requireWindow(cache)), options), budget: cache.budget };
+    }),
   );
 }
 
@@ -137,7 +132,7 @@ export const pg19Task: Task<Pg19Options, DocumentRecord[], Unit, Pg19Record> = {
   unitKey: (unit) => `${unit.book.document.id}|${policyKey(unit.policy.name, unit.budget)}`,
   recordKey: pg19RecordKey,
   unitTokens: (unit) => unit.book.tokens.length,
-  unitLabel: (unit) => `${unit.book.document.id} · ${unit.policy.name}${unit.budget === undefined ? "" : ` · budget ${unit.budget}`}`,
+  unitLabel: (unit) => `${unit.book.document.id} · ${policyLabel(unit.policy.name, unit.budget)}`,
   unitCapacity: (unit) => createPolicy(unit.policy).capacity,
   savedTables: (folders: readonly RunFolder[]) =>
     pg19Tables(folders.map((folder) => ({ runId: folder.id, records: folder.records<Pg19Record>(pg19RecordKey), skipped: folder.manifest<{ skipped?: string[] }>().skipped }))),
@@ -197,7 +192,7 @@ async function runBook({ book, policy, budget }: Unit, options: Pg19Options, con
       bookId: book.document.id,
       title: book.document.title,
       chunking: options.chunking,
-      policy: { ...policyRecord(policy, options.chunking === "stream" ? options.stride : options.ctx, rankedByAttention), ...(budget === undefined ? {} : { budget }) },
+      policy: policyRecord(policy, options.chunking === "stream" ? options.stride : options.ctx, rankedByAttention, budget),
       model: recordedModel(engine),
       tokens: book.tokens.length,
       predicted,
