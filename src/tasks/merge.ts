@@ -59,6 +59,8 @@ function checkedShards(folders: readonly RunFolder[]): ShardRun[] {
     if (run.manifest.task !== first!.manifest.task) throw new UsageError(`${first!.folder.path} is a ${first!.manifest.task} run and ${run.folder.path} a ${run.manifest.task} run: not shards of one run`);
     if (run.manifest.model.sha256 !== first!.manifest.model.sha256)
       throw new UsageError(`${first!.folder.path} and ${run.folder.path} ran different models (sha256 ${first!.manifest.model.sha256.slice(0, 12)}… vs ${run.manifest.model.sha256.slice(0, 12)}…)`);
+    if (run.manifest.shard.count !== first!.manifest.shard.count)
+      throw new UsageError(`${first!.folder.path} is shard ${shardLabel(first!.manifest.shard)} and ${run.folder.path} shard ${shardLabel(run.manifest.shard)}: not shards of one run`);
     const difference = firstDifference(settingsOf(first!.manifest), settingsOf(run.manifest));
     if (difference) throw new UsageError(`${first!.folder.path} and ${run.folder.path} ran with different settings (${difference}): not shards of one run`);
   }
