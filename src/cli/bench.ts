@@ -37,6 +37,6 @@ export function benchCommand(): Command {
         seed: flags.seed as number,
       };
     },
-    ["flashAttention"],
+    { alsoOptions: ["flashAttention"], shards: false },
   );
 }

@@ -11,6 +11,7 @@ import { booksumCommand } from "./booksum.js";
 import { dataCommand } from "./data.js";
 import { longbenchCommand } from "./longbench.js";
 import { reproduceCommand } from "./reproduce.js";
+import { mergeCommand } from "./merge.js";
 import { modelCommand } from "./model.js";
 import { extensionsCommand } from "./extensions.js";
 import { passkeyCommand } from "./passkey.js";
@@ -46,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(oneLineErrors(extensionsCommand()));
   program.addCommand(oneLineErrors(reproduceCommand()));
   program.addCommand(oneLineErrors(tableCommand()));
+  program.addCommand(oneLineErrors(mergeCommand()));
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -8,6 +8,7 @@ import { newRunId } from "../results/run-folder.js";
 import { parsePreset, SCALES, type Scale } from "../reproduce/presets.js";
 import { writeReport } from "../reproduce/report.js";
 import { planSteps, readManifest, runSteps, type ReproductionManifest } from "../reproduce/run.js";
+import { parseShard, shardLabel } from "../tasks/shard.js";
 import { parseChoice, parseCount } from "./parse.js";
 
 interface ReproduceFlags {
@@ -21,6 +22,7 @@ interface ReproduceFlags {
   samples?: number;
   parallel?: number;
   report?: boolean;
+  shard?: string;
 }
 
 export function reproduceCommand(): Command {
@@ -36,6 +38,7 @@ export function reproduceCommand(): Command {
     .option("--samples <n>", "fewer samples than the preset (passkey keys per length × depth, LongBench items per dataset, BookSum rows); said in the report", parseCount("--samples", 1))
     .option("--parallel <n>", "samples streamed at once by the passkey and LongBench steps, each in its own context (memory permitting); a resume may change it", parseCount("--parallel", 1, 64))
     .option("--report", "with --resume: write the report of the records so far (an unfinished step's included, its tables marked partial) and run nothing")
+    .option("--shard <K/N>", "every step runs only its shard K of N (K from 1 to N; auto/N: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX + 1); no report: merge each step's shards with cascade-eval merge")
     .option("--resume <folder>", "continue an interrupted reproduction (finished runs are kept, an interrupted one is resumed)")
     .action(async (preset: string | undefined, flags: ReproduceFlags) => {
       let work: string;
@@ -43,13 +46,16 @@ export function reproduceCommand(): Command {
       if (flags.resume !== undefined) {
         if (preset !== undefined) throw new UsageError("--resume continues the reproduction's own presets; drop the preset");
         if (flags.samples !== undefined) throw new UsageError("--resume keeps the reproduction's own --samples; drop it");
+        if (flags.shard !== undefined) throw new UsageError("--resume keeps the reproduction's own --shard; drop it");
         work = resolve(flags.resume);
         manifest = readManifest(work);
         if (flags.parallel !== undefined) manifest.options.parallel = flags.parallel;
       } else {
         if (preset === undefined) throw new UsageError("name a preset: passkey, pg19, longbench, booksum or all");
-        const options = { presets: parsePreset(preset), scale: flags.scale, model: flags.model && resolveModel(flags.model), gpu: flags.gpu, threads: flags.threads, progress: flags.progress, samples: flags.samples, parallel: flags.parallel };
-        work = resolve(flags.results, newRunId(`reproduce-${preset}-${flags.scale}`));
+        const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+        const options = { presets: parsePreset(preset), scale: flags.scale, model: flags.model && resolveModel(flags.model), gpu: flags.gpu, threads: flags.threads, progress: flags.progress, samples: flags.samples, parallel: flags.parallel, shard };
+        // shards of an array start in the same second: their folders must not collide
+        work = resolve(flags.results, newRunId(`reproduce-${preset}-${flags.scale}${shard ? `-shard${shard.index}of${shard.count}` : ""}`));
         manifest = { options, createdAt: new Date().toISOString(), steps: planSteps(options, work) };
       }
       const controller = new AbortController();
@@ -61,6 +67,12 @@ export function reproduceCommand(): Command {
       if (!finished) {
         process.stderr.write(`interrupted: continue with: cascade-eval reproduce --resume ${work}\n`);
         process.exitCode = 130;
+        return;
+      }
+      const shard = manifest.options.shard;
+      if (shard !== undefined) {
+        // one shard's records are a part of each table: the report is written from the merged runs
+        process.stderr.write(`shard ${shardLabel(shard)} of the reproduction done in ${work}; once all ${shard.count} are, merge each step's runs (cascade-eval merge, one step at a time) and rebuild its tables with cascade-eval table\n`);
         return;
       }
       const { checks, report } = await writeReport(work, manifest, flags.report);

@@ -10,6 +10,7 @@ import { UsageError } from "../errors.js";
 import { readDocuments } from "../datasets/local.js";
 import { writeFileAtomic } from "../util/files.js";
 import { fixturesPath, projectPath } from "../util/paths.js";
+import { shardLabel, type Shard } from "../tasks/shard.js";
 import { loadReproduceConfig, type PresetName, type Scale, type Step } from "./presets.js";
 
 export interface ReproduceOptions {
@@ -23,6 +24,8 @@ export interface ReproduceOptions {
   samples?: number;
   /** Samples or items streamed at once by the steps whose task takes --parallel (a resume may change it). */
   parallel?: number;
+  /** Every step runs only this shard of its units (--shard, resolved when the reproduction started). */
+  shard?: Shard;
 }
 
 /** The tasks that stream several samples at once with --parallel. */
@@ -74,6 +77,7 @@ export function planSteps(options: ReproduceOptions, work: string): StepState[] 
         "--gpu",
         options.gpu,
         ...(options.threads ? ["--threads", String(options.threads)] : []),
+        ...(options.shard ? ["--shard", shardLabel(options.shard)] : []),
       ],
       status: "pending" as const,
     })),

@@ -15,6 +15,7 @@ import type { OutputFormat, Table } from "../printers/table.js";
 import { newRunId, RunFolder } from "../results/run-folder.js";
 import type { RunLock } from "../results/run-lock.js";
 import type { ProgressReporter } from "../ui/progress.js";
+import { shardLabel, shardPositions, type Shard, type ShardManifest } from "./shard.js";
 
 export interface RunSettings {
   gpu: GpuChoice;
@@ -113,12 +114,19 @@ export interface Task<Options extends TaskOptions, Prepared, Unit, RecordType> {
 /** Any task, for the registries that list them. */
 export type AnyTask = Task<any, any, any, any>;
 
-/** Runs a task from its options (a fresh run, or `resume` to continue that run folder). */
+/** Task options that change how a run goes, not what it measures: a resume may give them anew, shards may differ in them. */
+export const PACING_OPTIONS = ["parallel"];
+
+/**
+ * Runs a task from its options (a fresh run, or `resume` to continue that run folder). With `shard` (or a resumed
+ * shard's own), only that shard's units run, and its run.json records which.
+ */
 export async function runTask<Options extends TaskOptions, Prepared, Unit, RecordType>(
   task: Task<Options, Prepared, Unit, RecordType>,
   options: Options,
   settings: RunSettings,
   resume?: RunFolder,
+  shard?: Shard,
 ): Promise<void> {
   const prepared = await task.prepare(options, settings);
   const engine = await Engine.open({
@@ -129,10 +137,14 @@ export async function runTask<Options extends TaskOptions, Prepared, Unit, Recor
     ...task.engineOptions?.(options, settings),
   });
   try {
-    const plan = await task.plan(engine, prepared, options, settings);
+    const whole = await task.plan(engine, prepared, options, settings);
+    const sharded = shardOf(task, whole, resume?.manifest<{ shard?: ShardManifest }>().shard ?? shard);
+    const plan = sharded?.plan ?? whole;
     for (const note of new Set(plan.notes ?? [])) process.stderr.write(`note: ${note}\n`);
     const plannedRecords = plan.expectedRecords ?? plan.units.length;
-    const { folder, lock } = openRunFolder(task.name, engine, settings, { options, ...plan.manifest, plannedRecords }, resume);
+    if (resume && sharded) checkShardPlan(resume, sharded.manifest);
+    const shardManifest = sharded ? { shard: sharded.manifest } : {};
+    const { folder, lock } = openRunFolder(task.name, engine, settings, { options, ...plan.manifest, plannedRecords, ...shardManifest }, resume);
     try {
       await runPlan(task, plan, folder, engine, settings);
     } finally {
@@ -141,6 +153,28 @@ export async function runTask<Options extends TaskOptions, Prepared, Unit, Recor
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * The plan cut to one shard's units (the whole plan split by unit tokens, see assignShards), and what run.json
+ * records of it; undefined without a shard.
+ */
+function shardOf<Unit, RecordType>(task: Task<any, any, Unit, RecordType>, plan: TaskPlan<Unit, RecordType>, shard: Shard | undefined) {
+  if (shard === undefined) return undefined;
+  // a unit that saves several records would make a shard's planned records unknowable (bench)
+  if (plan.expectedRecords !== undefined) throw new UsageError(`${task.name} runs cannot be sharded`);
+  const positions = shardPositions(plan.units.map((unit) => task.unitTokens(unit)), shard);
+  const units = positions.map((position) => plan.units[position]!);
+  const manifest: ShardManifest = { index: shard.index, count: shard.count, units: units.map((unit) => task.unitKey(unit)), positions };
+  const titleParts = [...(plan.titleParts ?? []), `shard ${shardLabel(shard)}`];
+  return { plan: { ...plan, units, titleParts }, manifest };
+}
+
+/** A resumed shard must plan the units it started with: else its records and the other shards' would not add up. */
+function checkShardPlan(folder: RunFolder, planned: ShardManifest): void {
+  const recorded = folder.manifest<{ shard: ShardManifest }>().shard;
+  if (recorded.units.join("\n") !== planned.units.join("\n"))
+    throw new UsageError(`${folder.path}: shard ${shardLabel(recorded)} now plans other units than it started with (changed data or model?); start the shards again`);
 }
 
 /** The plan's pending units into the locked folder, then its tables and the closing report. */
@@ -279,13 +313,18 @@ interface RunOutcome {
 /** Writes summary.md and summary.csv, prints the tables, and says how far the run got and how to continue it. */
 function finishRun(folder: RunFolder, tables: readonly Table[], settings: RunSettings, outcome: RunOutcome): void {
   const summary = markPartial(tables, [{ folder, task: outcome.task, done: outcome.done, planned: outcome.total }]);
-  folder.write("summary.md", `# ${folder.id}\n\n${render(summary, "markdown")}`);
-  folder.write("summary.csv", render(summary, "csv"));
+  writeSummaries(folder, summary);
   process.stdout.write(render(summary, settings.format));
   if (settings.format === "terminal" && outcome.terminalExtra) process.stdout.write(`\n${outcome.terminalExtra}\n`);
   const interrupted = outcome.done < outcome.total;
   process.stderr.write(`${interrupted ? "interrupted: " : ""}${outcome.done} of ${outcome.total} ${outcome.units} in ${folder.path}${outcome.files ? ` (${outcome.files})` : ""}\n`);
   if (interrupted) process.stderr.write(`continue with: cascade-eval ${outcome.task} --resume ${folder.path}\n`);
+}
+
+/** summary.md and summary.csv: the run's tables as the markdown and csv printers write them. */
+export function writeSummaries(folder: RunFolder, tables: readonly Table[]): void {
+  folder.write("summary.md", `# ${folder.id}\n\n${render(tables, "markdown")}`);
+  folder.write("summary.csv", render(tables, "csv"));
 }
 
 /** A run's finished records against those it planned (`run.json`'s plannedRecords; absent in older runs). */

@@ -84,6 +84,8 @@ test("reproduce errors are one line with exit 2", async () => {
     [["reproduce", "passkey", "--samples", "0"], /--samples/],
     [["reproduce", "passkey", "--report"], /--report writes the report of a reproduction so far: give its folder with --resume/],
     [["reproduce", "passkey", "--parallel", "0"], /--parallel must be a whole number >= 1/],
+    [["reproduce", "--resume", "x", "--shard", "1/2"], /--resume keeps the reproduction's own --shard; drop it/],
+    [["reproduce", "passkey", "--shard", "3/2"], /--shard 3\/2 is out of range: shards are 1 to 2/],
   ];
   for (const [args, message] of cases) {
     const result = await cli(args);
