@@ -44,20 +44,15 @@ export function budgetLabel(budget: Budget): string {
   return budget.kind === "share" ? `${+(100 * budget.share).toFixed(4)}%` : formatLength(budget.tokens);
 }
 
-/** budgetWindow's window, or the reason there is none. */
-function budgetRoom(budget: Budget, promptTokens: number, sinks: number, multiple: number): number | string {
+/**
+ * The window after the sinks that a budget leaves for a prompt of `promptTokens`: budget − sinks, rounded down to a
+ * multiple of `multiple`; where nothing is left, the reason (requireWindow turns it into a UsageError).
+ */
+export function budgetWindow(budget: Budget, promptTokens: number, sinks: number, multiple: number): number | string {
   const tokens = budget.kind === "share" ? Math.floor(budget.share * promptTokens) : budget.tokens;
   const window = Math.floor((tokens - sinks) / multiple) * multiple;
   if (window < 1) return `--budget ${budgetLabel(budget)} is ${tokens} tokens at ${promptTokens}: no room after ${sinks} sinks${multiple > 1 ? ` for ${multiple} cascades` : ""}`;
   return window;
-}
-
-/**
- * The window after the sinks that a budget leaves for a prompt of `promptTokens`: budget − sinks, rounded down to a
- * multiple of `multiple`; a UsageError when nothing is left.
- */
-export function budgetWindow(budget: Budget, promptTokens: number, sinks: number, multiple: number): number {
-  return requireWindow({ window: budgetRoom(budget, promptTokens, sinks, multiple) });
 }
 
 /** What a run's --budget caches are planned from: the budgets as run.json keeps them (labels), its policies and cascades. */
@@ -86,7 +81,7 @@ export interface BudgetCache {
 export function budgetCaches(run: BudgetRun, unitTokens: number, sinks: number): BudgetCache[] {
   const multiple = run.policies.some((name) => usesParameter(name, "cascades")) ? run.cascades : 1;
   return parseBudgets(run.budgets.join(",")).map((budget, nth) => {
-    const window = budgetRoom(budget, unitTokens, sinks, multiple);
+    const window = budgetWindow(budget, unitTokens, sinks, multiple);
     return {
       budget: budgetLabel(budget),
       policies: run.policies.filter((name) => nth === 0 || isBounded(name)),

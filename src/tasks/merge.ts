@@ -126,8 +126,9 @@ export function mergeShards(folders: readonly RunFolder[], resultsDirectory: str
     };
     writeFileAtomic(join(staged, MANIFEST_FILE), `${JSON.stringify(merged, null, 2)}\n`);
     writeFileAtomic(join(staged, SAMPLES_FILE), lines.join(""));
-    const tables = task.savedTables([RunFolder.open(staged, resultsDirectory)]);
-    writeSummaries(RunFolder.open(staged, resultsDirectory), tables);
+    const stagedFolder = RunFolder.open(staged, resultsDirectory);
+    const tables = task.savedTables([stagedFolder]);
+    writeSummaries(stagedFolder, tables);
     renameSync(staged, target);
     return { folder: RunFolder.open(target, resultsDirectory), tables };
   } finally {

@@ -16,12 +16,12 @@ test("a budget is a share of the prompt or a number of tokens, sinks included, a
 });
 
 test("a budget leaves budget − sinks for the window, rounded down to the cascades' multiple", () => {
-  assert.equal(budgetWindow(parseBudget("0.25"), 4096, 64, 1), 960);
-  assert.equal(budgetWindow(parseBudget("0.25"), 4000, 64, 4), 936);
-  assert.equal(budgetWindow(parseBudget("1K"), 1_000_000, 64, 4), 960);
-  assert.equal(budgetWindow(parseBudget("1K"), 1_000_000, 62, 4), 960, "(1024 − 62) rounded down to a multiple of 4");
-  assert.throws(() => budgetWindow(parseBudget("64"), 4096, 64, 1), /--budget 64 is 64 tokens at 4096: no room after 64 sinks$/);
-  assert.throws(() => budgetWindow(parseBudget("0.01"), 4096, 38, 4), /--budget 1% is 40 tokens at 4096: no room after 38 sinks for 4 cascades/);
+  assert.equal(requireWindow({ window: budgetWindow(parseBudget("0.25"), 4096, 64, 1) }), 960);
+  assert.equal(requireWindow({ window: budgetWindow(parseBudget("0.25"), 4000, 64, 4) }), 936);
+  assert.equal(requireWindow({ window: budgetWindow(parseBudget("1K"), 1_000_000, 64, 4) }), 960);
+  assert.equal(requireWindow({ window: budgetWindow(parseBudget("1K"), 1_000_000, 62, 4) }), 960, "(1024 − 62) rounded down to a multiple of 4");
+  assert.throws(() => requireWindow({ window: budgetWindow(parseBudget("64"), 4096, 64, 1) }), /--budget 64 is 64 tokens at 4096: no room after 64 sinks$/);
+  assert.throws(() => requireWindow({ window: budgetWindow(parseBudget("0.01"), 4096, 38, 4) }), /--budget 1% is 40 tokens at 4096: no room after 38 sinks for 4 cascades/);
 });
 
 test("a run's budget caches: one per budget for each unit, the same window for every policy, the full cache with the first only", () => {
